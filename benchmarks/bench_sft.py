@@ -1,0 +1,93 @@
+"""SFT of the tiny policy: rewardlab's accelerate loop vs transformers' Trainer, side by side.
+
+Both train the same GPT-2 config on the same tokenised reviews for the same number of steps,
+batch size, learning rate and schedule shape, in the same process, alternating A B A B so that
+drift of this noisy machine hits both. Reports seconds per run (min / median / max), the
+median ratio rewardlab / Trainer, and the final validation loss of each.
+
+    .venv/bin/python benchmarks/bench_sft.py [--repeats 3] [--steps 400]
+
+Target (issue 2): SFT of the tiny policy within 2 minutes on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def run_rewardlab(preset, tokenizer, world):
+    from rewardlab.policy import train_sft
+
+    start = time.perf_counter()
+    _, log = train_sft(preset, tokenizer, world, progress=False)
+    return time.perf_counter() - start, log["val_loss"][-1]
+
+
+def run_trainer(preset, tokenizer, world):
+    """transformers.Trainer on the same model config, data, steps, batch and learning rate."""
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_utils import set_seed
+
+    from rewardlab.policy import build_policy_model, encode, pad_right, token_loss
+
+    set_seed(preset.seed)
+    train = world.splits["train"]
+    sequences, _ = encode(tokenizer, train["prompt"], train["demonstration"], append_eos=True)
+
+    def collate(batch):
+        ids, mask = pad_right([b["input_ids"] for b in batch], tokenizer.pad_token_id)
+        return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
+
+    args = TrainingArguments(
+        output_dir="/tmp/rewardlab-bench-trainer", max_steps=preset.sft_steps,
+        per_device_train_batch_size=preset.sft_batch_size, learning_rate=preset.sft_learning_rate,
+        warmup_steps=preset.sft_warmup_steps, lr_scheduler_type="cosine", weight_decay=0.01,
+        max_grad_norm=1.0, use_cpu=True, report_to=[], save_strategy="no", logging_strategy="no",
+        disable_tqdm=True, seed=preset.seed, dataloader_drop_last=True,
+    )
+    model = build_policy_model(preset, tokenizer)
+    trainer = Trainer(model=model, args=args, train_dataset=[{"input_ids": s} for s in sequences],
+                      data_collator=collate)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    validation = world.splits["validation"]
+    return seconds, token_loss(model.eval(), tokenizer, validation["prompt"], validation["demonstration"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=None, help="default: the tiny preset's sft_steps")
+    args = parser.parse_args()
+    from rewardlab.config import load_preset
+    from rewardlab.world import build_tokenizer, build_world
+
+    overrides = {"sft_steps": args.steps} if args.steps else {}
+    # The Trainer has no mid-run evaluation here; give rewardlab's loop one evaluation too.
+    preset = load_preset("tiny", **overrides)
+    preset = load_preset("tiny", sft_eval_every=preset.sft_steps, **overrides)
+    world, tokenizer = build_world(preset), build_tokenizer(preset)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, steps {preset.sft_steps}, "
+          f"batch {preset.sft_batch_size}, train reviews {len(world.splits['train'])}")
+    results = {"rewardlab": [], "trainer": []}
+    for repeat in range(args.repeats):
+        for name, fn in (("rewardlab", run_rewardlab), ("trainer", run_trainer)):
+            seconds, val_loss = fn(preset, tokenizer, world)
+            results[name].append((seconds, val_loss))
+            print(f"repeat {repeat}: {name:9s} {seconds:6.1f} s  final validation loss {val_loss:.4f}", flush=True)
+    for name, rows in results.items():
+        times = [s for s, _ in rows]
+        print(f"{name:9s} seconds min {min(times):.1f} median {statistics.median(times):.1f} "
+              f"max {max(times):.1f}; validation loss {statistics.median(v for _, v in rows):.4f}")
+    ratios = [a[0] / b[0] for a, b in zip(results["rewardlab"], results["trainer"])]
+    print(f"ratio rewardlab / Trainer (pairwise): median {statistics.median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+
+
+if __name__ == "__main__":
+    main()

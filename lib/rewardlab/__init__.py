@@ -1,0 +1,12 @@
+"""rewardlab: RLHF reward research on one shared task, in notebooks backed by this package.
+
+Modules (one idea each): ``config`` presets, ``world`` the review world and tokenizer,
+``judges`` gold judge and ground-truth credit, ``policy`` SFT, sampling and log-probs,
+``artifacts`` the on-disk cache, ``metrics`` and ``plots`` for notebooks, ``reproduce``
+the papermill runner.
+"""
+
+from .config import Preset, load_preset
+
+__all__ = ["Preset", "load_preset"]
+__version__ = "0.1.0"

@@ -1,0 +1,202 @@
+"""Presets: every size, name and hyper-parameter a notebook depends on, in one frozen dataclass.
+
+Two presets share one code path:
+
+* ``tiny`` (default): the offline review world, built from scratch on a CPU in minutes.
+* ``paper``: GPT-2 policy, IMDb prompts and demonstrations, a Hub sentiment classifier as
+  the gold judge; meant for a GPU with Hub access.
+
+A notebook's ``parameters`` cell names a preset and a few overrides; papermill injects them::
+
+    preset = load_preset("tiny", seed=1, smoke=True)
+
+``smoke=True`` shrinks every size to what a test can execute in seconds; explicit overrides
+still win over the smoke sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One experiment world. Field groups: identity, world, gold judge, policy, SFT, sampling."""
+
+    # identity
+    name: str = "tiny"
+    seed: int = 0
+    smoke: bool = False
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+
+    # world: where prompts and demonstrations come from
+    world: str = "review_world"  # "review_world" (generated here) or "imdb" (Hub dataset)
+    dataset_name: str = ""  # Hub id or local path of the dataset when world == "imdb"
+    n_reviews: int = 12000  # generated reviews, before the split (review_world only)
+    n_sentiment_words: int = 1450  # VADER-lexicon words in the generator's vocabulary
+    prompt_words: int = 4
+    min_response_words: int = 16
+    max_response_words: int = 48
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    # gold judge
+    gold_judge: str = "vader"  # "vader" or a Hub id / local path of a sentiment classifier
+
+    # policy: built from this config when policy_name is empty, else loaded by name or path
+    policy_name: str = ""
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    n_positions: int = 64
+    dropout: float = 0.1
+
+    # supervised fine-tuning
+    sft_steps: int = 400
+    sft_batch_size: int = 64
+    sft_learning_rate: float = 2e-3
+    sft_warmup_steps: int = 30
+    sft_eval_every: int = 50
+
+    # sampling
+    temperature: float = 1.0
+    top_k: int = 0  # 0 = no top-k filtering
+    max_new_tokens: int = 48
+    eval_batch_size: int = 256
+
+    def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
+        """Short stable hash of the named fields (all fields when None): the artifact cache key."""
+        values = dataclasses.asdict(self)
+        chosen = {k: values[k] for k in sorted(fields)} if fields is not None else values
+        blob = json.dumps(chosen, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def subset(self, fields: typing.Iterable[str]) -> dict:
+        values = dataclasses.asdict(self)
+        return {k: values[k] for k in fields}
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(),
+    "paper": Preset(
+        name="paper",
+        device="cuda",
+        world="imdb",
+        dataset_name="stanfordnlp/imdb",
+        prompt_words=8,
+        min_response_words=16,
+        max_response_words=48,
+        gold_judge="lvwerra/distilbert-imdb",
+        policy_name="gpt2",
+        n_positions=1024,
+        dropout=0.1,
+        sft_steps=2000,
+        sft_batch_size=32,
+        sft_learning_rate=5e-5,
+        sft_warmup_steps=100,
+        sft_eval_every=200,
+        max_new_tokens=64,
+        eval_batch_size=64,
+    ),
+}
+
+# Sizes for smoke runs (tests, `--smoke`): seconds, not minutes. Applied before user overrides.
+SMOKE_OVERRIDES: dict[str, object] = {
+    "n_reviews": 400,
+    "sft_steps": 20,
+    "sft_batch_size": 16,
+    "sft_warmup_steps": 2,
+    "sft_eval_every": 10,
+    "eval_batch_size": 64,
+}
+
+_POSITIVE_FIELDS = (
+    "n_reviews", "n_sentiment_words", "prompt_words", "min_response_words", "max_response_words",
+    "n_layer", "n_head", "n_embd", "n_positions", "sft_steps", "sft_batch_size",
+    "sft_eval_every", "max_new_tokens", "eval_batch_size",
+)
+
+
+def _type_ok(value: object, annotation: str) -> bool:
+    expected = {"str": str, "int": int, "float": (int, float), "bool": bool}[annotation]
+    if annotation in ("int", "float") and isinstance(value, bool):
+        return False
+    return isinstance(value, expected)
+
+
+def validate(preset: Preset) -> Preset:
+    """Raise ValueError, naming the field and the fix, for a preset that cannot work."""
+    for f in dataclasses.fields(preset):
+        value = getattr(preset, f.name)
+        if not _type_ok(value, f.type):
+            raise ValueError(
+                f"preset field {f.name!r} must be {f.type}, got {value!r} ({type(value).__name__})"
+            )
+    for name in _POSITIVE_FIELDS:
+        if getattr(preset, name) <= 0:
+            raise ValueError(f"preset field {name!r} must be positive, got {getattr(preset, name)}")
+    if preset.min_response_words > preset.max_response_words:
+        raise ValueError(
+            f"min_response_words ({preset.min_response_words}) exceeds max_response_words "
+            f"({preset.max_response_words}); lower the first or raise the second"
+        )
+    if preset.n_embd % preset.n_head:
+        raise ValueError(f"n_embd ({preset.n_embd}) must be divisible by n_head ({preset.n_head})")
+    if not 0 < preset.validation_fraction + preset.test_fraction < 1:
+        raise ValueError("validation_fraction + test_fraction must lie strictly between 0 and 1")
+    if preset.world not in ("review_world", "imdb"):
+        raise ValueError(f"world must be 'review_world' or 'imdb', got {preset.world!r}")
+    if preset.world == "imdb" and not preset.dataset_name:
+        raise ValueError("world='imdb' needs dataset_name (a Hub id or a local dataset path)")
+    if preset.device not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {preset.device!r}")
+    if preset.temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {preset.temperature}")
+    needed = preset.prompt_words + preset.max_response_words + 2
+    if not preset.policy_name and preset.n_positions < needed:
+        raise ValueError(
+            f"n_positions ({preset.n_positions}) is shorter than bos + prompt + response + eos "
+            f"({needed}); raise n_positions"
+        )
+    return preset
+
+
+def load_preset(name: str = "tiny", **overrides) -> Preset:
+    """The preset ``name`` with ``overrides`` applied, validated.
+
+    >>> load_preset("tiny", seed=3).seed
+    3
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}")
+    valid = [f.name for f in dataclasses.fields(Preset)]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown preset override(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}"
+        )
+    if "name" in overrides and overrides["name"] != name:
+        raise ValueError("override 'name' cannot rename a preset; pass the preset name instead")
+    values = {}
+    if overrides.get("smoke", PRESETS[name].smoke):
+        values.update(SMOKE_OVERRIDES)
+    values.update(overrides)
+    return validate(dataclasses.replace(PRESETS[name], **values))
+
+
+def resolve_device(preset: Preset) -> str:
+    """'auto' becomes 'cuda' where a GPU is visible, else 'cpu'."""
+    import torch
+
+    if preset.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if preset.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"preset {preset.name!r} asks for device='cuda' but no GPU is visible; "
+            "pass device='cpu' (slow) or run on a GPU machine"
+        )
+    return preset.device

@@ -1,0 +1,43 @@
+"""Shared fixtures. Tests never download: every model and dataset here is built or saved locally.
+
+The artifact cache points at a per-session temporary folder, so tests neither reuse nor
+pollute ``artifacts/``; notebook smoke runs inherit it through the environment.
+"""
+
+import os
+
+import pytest
+
+from rewardlab.config import load_preset
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_artifacts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("artifacts")
+    saved = os.environ.get("REWARDLAB_ARTIFACTS")
+    os.environ["REWARDLAB_ARTIFACTS"] = str(root)
+    yield root
+    if saved is None:
+        os.environ.pop("REWARDLAB_ARTIFACTS", None)
+    else:
+        os.environ["REWARDLAB_ARTIFACTS"] = saved
+
+
+@pytest.fixture(scope="session")
+def smoke_preset():
+    return load_preset("tiny", smoke=True)
+
+
+@pytest.fixture(scope="session")
+def smoke_world(smoke_preset):
+    from rewardlab.world import build_world
+
+    return build_world(smoke_preset)
+
+
+@pytest.fixture(scope="session")
+def smoke_policy(smoke_preset, smoke_world):
+    """(model, tokenizer, log) of a 20-step SFT policy: a few seconds."""
+    from rewardlab.policy import load_sft_policy
+
+    return load_sft_policy(smoke_preset, world=smoke_world, progress=False)

@@ -1,0 +1,59 @@
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+
+from rewardlab.config import load_preset
+from rewardlab.metrics import load_metrics, mean_ci95, record_metrics
+from rewardlab.plots import credit_html, save_figure
+
+matplotlib.use("Agg")
+
+
+def test_record_metrics_writes_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path))
+    preset = load_preset("tiny", seed=3)
+    path = record_metrics("01_review_world_and_sft", preset,
+                          {"a": np.float32(0.5), "b": float("nan"), "c": np.arange(3), "d": {"n": np.int64(4)}})
+    data = json.loads(path.read_text())
+    assert data["seed"] == 3 and data["preset"] == "tiny"
+    assert data["metrics"] == {"a": 0.5, "b": None, "c": [0, 1, 2], "d": {"n": 4}}
+    assert load_metrics("01_review_world_and_sft", tmp_path)["metrics"]["a"] == 0.5
+
+
+def test_record_metrics_rejects_bad_input(tmp_path, monkeypatch):
+    monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="notebook stem"):
+        record_metrics("review world", load_preset(), {})
+    with pytest.raises(TypeError, match="'x' has type object"):
+        record_metrics("01_x", load_preset(), {"x": object()})
+    with pytest.raises(FileNotFoundError, match="--only 02"):
+        load_metrics("02_missing", tmp_path)
+
+
+def test_save_figure_prefixes_the_notebook_number(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("REWARDLAB_FIGURES_DIR", str(tmp_path))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, "01_review_world_and_sft", "loss_curve", svg=True)
+    plt.close(fig)
+    assert path == tmp_path / "01_loss_curve.png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01_loss_curve.png", "01_loss_curve.svg"]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="lowercase"):
+        save_figure(fig, "01", "Loss Curve")
+    with pytest.raises(ValueError, match="stem like"):
+        save_figure(fig, "review", "loss")
+
+
+def test_mean_ci95():
+    mean, half = mean_ci95([1.0, 2.0, 3.0, float("nan")])
+    assert mean == 2.0 and half == pytest.approx(1.96 * 1.0 / np.sqrt(3))
+
+
+def test_credit_html_escapes_and_colours():
+    html = credit_html(["<b>", "good"], [-1.0, 0.5])
+    assert "&lt;b&gt;" in html and "rgba(213,94,0,1.00)" in html and "rgba(0,158,115,0.50)" in html

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from rewardlab import world as W
+from rewardlab.config import load_preset
+
+LEXICON = SentimentIntensityAnalyzer().lexicon
+
+
+def test_generator_is_deterministic_per_seed(smoke_preset):
+    first = W.generate_reviews(smoke_preset, n=50, seed=3)
+    assert first == W.generate_reviews(smoke_preset, n=50, seed=3)
+    assert first != W.generate_reviews(smoke_preset, n=50, seed=4)
+
+
+def test_vocabulary_size_and_valence_spread():
+    preset = load_preset("tiny")
+    vocabulary = W.generator_vocabulary(preset)
+    assert len(vocabulary) >= 1500
+    valences = [v for _, v in W.sentiment_vocabulary(preset.n_sentiment_words)]
+    assert min(valences) < -3 and max(valences) > 3
+    assert sum(-1 < v < 1 for v in valences) > 100  # weak words too, not only extremes
+    for word in W.NEGATORS + W.INTENSIFIERS + W.DAMPENERS + [W.CONTRAST]:
+        assert word in vocabulary
+    assert "so" not in vocabulary and "this" not in vocabulary  # VADER special-cases them
+
+
+def test_filler_words_carry_no_valence():
+    filler = W.ASPECTS + W.FILMS + W.PEOPLE + W.PLACES + W.TIMES + W.NUMBERS + W.YEARS + W.GRAMMAR_WORDS
+    assert [w for w in filler if w in LEXICON] == []
+
+
+def test_review_lengths_and_prompts(smoke_preset):
+    reviews = W.generate_reviews(smoke_preset, n=300, seed=0)
+    responses = [len(r) - smoke_preset.prompt_words for r in reviews]
+    assert min(responses) >= 16 and max(responses) <= 48
+    assert len(set(responses)) > 10  # a spread of lengths
+    vocabulary = set(W.generator_vocabulary(smoke_preset))
+    assert all(w in vocabulary for r in reviews for w in r)
+
+
+def test_reviews_span_the_gold_range(smoke_world):
+    from rewardlab.judges import VaderJudge
+
+    gold = VaderJudge()(smoke_world.splits["train"]["demonstration"])
+    assert gold.min() < -0.5 and gold.max() > 0.5 and abs(gold.mean()) < 0.3
+
+
+def test_splits_have_disjoint_prompts(smoke_world, smoke_preset):
+    prompts = {name: set(split["prompt"]) for name, split in smoke_world.splits.items()}
+    assert not prompts["train"] & prompts["validation"]
+    assert not prompts["train"] & prompts["test"]
+    assert not prompts["validation"] & prompts["test"]
+    total = sum(len(s) for s in smoke_world.splits.values())
+    assert total == smoke_preset.n_reviews
+    assert abs(len(smoke_world.splits["test"]) / total - smoke_preset.test_fraction) < 0.05
+    assert all(len(p.split()) == smoke_preset.prompt_words for p in smoke_world.splits["train"]["prompt"])
+
+
+def test_tokenizer_round_trip_one_token_per_word(smoke_preset, smoke_world, tmp_path):
+    tokenizer = W.build_tokenizer(smoke_preset)
+    assert len(tokenizer) == len(W.generator_vocabulary(smoke_preset)) + 4
+    for text in smoke_world.splits["test"]["demonstration"][:20]:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert len(ids) == len(text.split()) and tokenizer.unk_token_id not in ids
+        assert tokenizer.decode(ids) == text
+    assert tokenizer("zzzz unseenword")["input_ids"] == [tokenizer.unk_token_id] * 2
+    tokenizer.save_pretrained(tmp_path)
+    from transformers import AutoTokenizer
+
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    text = smoke_world.splits["train"]["demonstration"][0]
+    assert reloaded(text)["input_ids"] == tokenizer(text)["input_ids"]
+    assert (reloaded.pad_token, reloaded.bos_token, reloaded.eos_token) == ("<pad>", "<bos>", "<eos>")
+
+
+def test_load_tokenizer_is_cached(smoke_preset):
+    first = W.load_tokenizer(smoke_preset)
+    assert first.get_vocab() == W.load_tokenizer(smoke_preset).get_vocab()
+
+
+def test_imdb_loading_path_with_a_local_dataset(tmp_path):
+    import datasets
+
+    long_review = " ".join(f"word{i}" for i in range(60))
+    texts = [long_review.replace("word0", f"start{i}") for i in range(40)] + ["too short"]
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": texts, "label": [0] * 41})}).save_to_disk(tmp_path / "imdb")
+    preset = load_preset("tiny", world="imdb", dataset_name=str(tmp_path / "imdb"), prompt_words=8)
+    world = W.build_world(preset)
+    assert world.vocabulary is None
+    total = sum(len(s) for s in world.splits.values())
+    assert total == 40  # the short review is dropped
+    row = world.splits["train"][0]
+    assert len(row["prompt"].split()) == 8 and len(row["demonstration"].split()) == 48
+
+
+def test_sentiment_vocabulary_too_large_raises():
+    with pytest.raises(ValueError, match="exceeds"):
+        W.sentiment_vocabulary(100000)
