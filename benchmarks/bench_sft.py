@@ -52,11 +52,13 @@ def run_trainer(preset, tokenizer, world):
     model = build_policy_model(preset, tokenizer)
     trainer = Trainer(model=model, args=args, train_dataset=[{"input_ids": s} for s in sequences],
                       data_collator=collate)
+    validation = world.splits["validation"]
     start = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - start
-    validation = world.splits["validation"]
-    return seconds, token_loss(model.eval(), tokenizer, validation["prompt"], validation["demonstration"])
+    # rewardlab's loop evaluates once at its last step; time the same evaluation here.
+    val_loss = token_loss(model.eval(), tokenizer, validation["prompt"], validation["demonstration"],
+                          preset.eval_batch_size)
+    return time.perf_counter() - start, val_loss
 
 
 def main() -> None:
