@@ -57,3 +57,16 @@ def test_mean_ci95():
 def test_credit_html_escapes_and_colours():
     html = credit_html(["<b>", "good"], [-1.0, 0.5])
     assert "&lt;b&gt;" in html and "rgba(213,94,0,1.00)" in html and "rgba(0,158,115,0.50)" in html
+
+
+def test_plot_prefix_tree_draws_every_node():
+    import matplotlib.pyplot as plt
+
+    from rewardlab.plots import plot_prefix_tree
+
+    leaves = ["a b c d", "a b c e", "a x y z", "a x y w"]
+    fig, ax = plt.subplots()
+    plot_prefix_tree(leaves, ["0.0", "0.1", "1.0", "1.1"], segment_words=2, ax=ax)
+    labels = sorted(t.get_text() for t in ax.texts)
+    plt.close(fig)
+    assert labels == sorted(["prompt", "a b", "a x", "c d", "c e", "y z", "y w"])

@@ -68,6 +68,29 @@ class Preset:
     max_new_tokens: int = 48
     eval_batch_size: int = 256
 
+    # preference data (Bradley-Terry gold labels) and reward models
+    label_noise_tau: float = 0.1  # P(a > b) = sigmoid((g_a - g_b) / tau)
+    pref_train_prompts: int = 1000
+    pref_train_pairs: int = 4000
+    pref_eval_prompts: int = 300
+    pref_eval_pairs: int = 1200
+    responses_per_prompt: int = 8  # chain: K independent samples = the tree's leaves
+    tree_depth: int = 3
+    tree_branching: int = 2
+    tree_segment_tokens: int = 10  # tokens per inner tree level; the leaves take the rest
+    rm_base: str = ""  # empty: a small GPT-2 built from the fields below; else a Hub id / path
+    rm_n_layer: int = 2
+    rm_n_head: int = 2
+    rm_n_embd: int = 64
+    rm_dropout: float = 0.0
+    rm_learning_rate: float = 1e-3
+    rm_batch_size: int = 32  # pairs per step
+    rm_epochs: int = 3
+    rm_center_coefficient: float = 0.0  # TRL's center_rewards_coefficient; 0 = off
+    rm_seeds: int = 3
+    bon_prompts: int = 200
+    bon_max_n: int = 64
+
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
         values = dataclasses.asdict(self)
@@ -101,6 +124,10 @@ PRESETS: dict[str, Preset] = {
         sft_eval_every=200,
         max_new_tokens=64,
         eval_batch_size=64,
+        rm_base="gpt2",
+        rm_learning_rate=1e-5,
+        rm_batch_size=16,
+        rm_epochs=1,
     ),
 }
 
@@ -112,12 +139,23 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "sft_warmup_steps": 2,
     "sft_eval_every": 10,
     "eval_batch_size": 64,
+    "pref_train_prompts": 40,
+    "pref_train_pairs": 80,
+    "pref_eval_prompts": 20,
+    "pref_eval_pairs": 40,
+    "rm_epochs": 1,
+    "rm_seeds": 2,
+    "bon_prompts": 10,
+    "bon_max_n": 8,
 }
 
 _POSITIVE_FIELDS = (
     "n_reviews", "n_sentiment_words", "prompt_words", "min_response_words", "max_response_words",
     "n_layer", "n_head", "n_embd", "n_positions", "sft_steps", "sft_batch_size",
-    "sft_eval_every", "max_new_tokens", "eval_batch_size",
+    "sft_eval_every", "max_new_tokens", "eval_batch_size", "pref_train_prompts", "pref_train_pairs",
+    "pref_eval_prompts", "pref_eval_pairs", "responses_per_prompt", "tree_depth", "tree_branching", "tree_segment_tokens",
+    "rm_n_layer", "rm_n_head", "rm_n_embd", "rm_batch_size", "rm_epochs", "rm_seeds", "bon_prompts",
+    "bon_max_n",
 )
 
 
@@ -154,6 +192,10 @@ def validate(preset: Preset) -> Preset:
         raise ValueError("world='imdb' needs dataset_name (a Hub id or a local dataset path)")
     if preset.device not in ("cpu", "cuda", "auto"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {preset.device!r}")
+    if preset.rm_n_embd % preset.rm_n_head:
+        raise ValueError(f"rm_n_embd ({preset.rm_n_embd}) must be divisible by rm_n_head ({preset.rm_n_head})")
+    if preset.label_noise_tau < 0:
+        raise ValueError(f"label_noise_tau must be >= 0 (0 = noiseless labels), got {preset.label_noise_tau}")
     if preset.temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {preset.temperature}")
     needed = preset.prompt_words + preset.max_response_words + 2

@@ -64,3 +64,43 @@ def credit_html(words: list[str], credit, scale: float | None = None) -> str:
         spans.append(f'<span title="{value:+.3f}" style="background: rgba({rgb},{alpha:.2f}); '
                      f'padding: 1px 2px; border-radius: 3px">{html.escape(word)}</span>')
     return '<div style="line-height: 1.9; font-family: monospace">' + " ".join(spans) + "</div>"
+
+
+def plot_prefix_tree(leaves: list[str], node_ids: list[str], segment_words: int, ax=None,
+                     words_per_label: int = 6):
+    """Draw one prompt's prefix tree: one box per segment, the root (prompt) on the left.
+
+    ``leaves`` are the complete responses, ``node_ids`` their paths (``"0.1.1"``); inner level k
+    holds words [k * segment_words, (k + 1) * segment_words) of every leaf below it (one token
+    is one word in the review world), the leaves hold the rest.
+    """
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    depth = len(node_ids[0].split("."))
+    position: dict[str, float] = {}
+    label: dict[str, str] = {}
+    for row, (leaf, nid) in enumerate(zip(leaves, node_ids)):
+        words, parts = leaf.split(), nid.split(".")
+        for level in range(depth):
+            key = ".".join(parts[: level + 1])
+            stop = (level + 1) * segment_words if level < depth - 1 else len(words)
+            segment = words[level * segment_words: stop]
+            text = " ".join(segment[:words_per_label]) + (" …" if len(segment) > words_per_label else "")
+            label.setdefault(key, text or "(ended)")
+            position.setdefault(key, [])
+            position[key].append(row)
+    y = {key: -sum(rows) / len(rows) for key, rows in position.items()}
+    y[""] = -(len(leaves) - 1) / 2
+    for key in position:
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        level = key.count(".") + 1
+        ax.plot([level - 1, level], [y[parent], y[key]], color="grey", lw=0.8, zorder=1)
+        ax.text(level, y[key], label[key], fontsize=7, va="center", ha="left",
+                bbox=dict(boxstyle="round", fc="white", ec="C0", lw=0.6), zorder=2)
+    ax.text(0, y[""], "prompt", fontsize=8, va="center", ha="right",
+            bbox=dict(boxstyle="round", fc="C0", ec="C0", alpha=0.3))
+    ax.set_xlim(-0.6, depth + 1.6)
+    ax.set_ylim(-len(leaves) + 0.5, 0.5)
+    ax.axis("off")
+    return ax

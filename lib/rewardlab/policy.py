@@ -26,6 +26,11 @@ from tqdm.auto import tqdm
 from .config import Preset, resolve_device
 
 SFT_VERSION = 1  # bump when a change here changes the trained policy
+# Preset fields that determine the SFT policy (its cache key, with the world's fingerprint).
+SFT_FIELDS = ["seed", "world", "dataset_name", "n_reviews", "n_sentiment_words", "prompt_words",
+              "min_response_words", "max_response_words", "validation_fraction", "test_fraction",
+              "policy_name", "n_layer", "n_head", "n_embd", "n_positions", "dropout", "sft_steps",
+              "sft_batch_size", "sft_learning_rate", "sft_warmup_steps", "sft_eval_every"]
 
 
 def set_seed(seed: int) -> None:
@@ -99,7 +104,7 @@ def token_loss(model, tokenizer, prompts, responses, batch_size: int = 256) -> f
     for start in range(0, len(sequences), batch_size):
         ids, mask = pad_right(sequences[start: start + batch_size], tokenizer.pad_token_id)
         ids, mask = ids.to(device), mask.to(device)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
         total += (nll * mask[:, 1:]).sum().item()
         count += mask[:, 1:].sum().item()
@@ -141,7 +146,7 @@ def train_sft(preset: Preset, tokenizer, world, progress: bool = True):
             batches = iter(loader)
             ids, mask = next(batches)
         labels = ids.masked_fill(mask == 0, -100)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -166,21 +171,17 @@ def load_sft_policy(preset: Preset, world=None, progress: bool = True):
     from transformers import AutoModelForCausalLM
 
     from . import artifacts
-    from .world import build_world, load_tokenizer
+    from .world import build_world, load_tokenizer, world_fingerprint
 
     tokenizer = load_tokenizer(preset)
-    fields = ["seed", "world", "dataset_name", "n_reviews", "n_sentiment_words", "prompt_words",
-              "min_response_words", "max_response_words", "validation_fraction", "test_fraction",
-              "policy_name", "n_layer", "n_head", "n_embd", "n_positions", "dropout", "sft_steps",
-              "sft_batch_size", "sft_learning_rate", "sft_warmup_steps", "sft_eval_every"]
-
     def build(folder):
         model, log = train_sft(preset, tokenizer, world or build_world(preset), progress=progress)
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
         (folder / "sft_log.json").write_text(json.dumps(log))
 
-    path = artifacts.cached(preset, "sft-policy", preset.subset(fields), build, version=SFT_VERSION)
+    config = {**preset.subset(SFT_FIELDS), **world_fingerprint(preset)}
+    path = artifacts.cached(preset, "sft-policy", config, build, version=SFT_VERSION)
     model = AutoModelForCausalLM.from_pretrained(path).to(resolve_device(preset)).eval()
     return model, tokenizer, json.loads((path / "sft_log.json").read_text())
 
@@ -198,12 +199,14 @@ def _quiet_transformers():
 
 
 @torch.no_grad()
-def sample(model, tokenizer, prompts: Sequence[str], seed: int, temperature: float = 1.0,
-           top_k: int = 0, max_new_tokens: int = 48, batch_size: int = 256,
-           progress: bool = False) -> list[str]:
-    """One sampled continuation per prompt (``transformers``' ``generate``), as text.
+def generate(model, tokenizer, contexts: Sequence[str], seed: int, temperature: float = 1.0,
+             top_k: int = 0, max_new_tokens: int = 48, batch_size: int = 256,
+             progress: bool = False) -> tuple[list[str], list[bool]]:
+    """Sample one continuation per context with ``transformers``' ``generate``.
 
-    Sampling is reproducible: the same seed, prompts and batch size give the same responses.
+    Returns the continuations as text and whether each ended with end-of-sequence (a finished
+    response) rather than at ``max_new_tokens``. Reproducible: the same seed, contexts and batch
+    size give the same continuations.
     """
     from transformers import GenerationConfig
 
@@ -214,8 +217,9 @@ def sample(model, tokenizer, prompts: Sequence[str], seed: int, temperature: flo
     )
     device = next(model.parameters()).device
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    encoded = [bos + ids for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
-    responses: list[str] = []
+    encoded = [bos + ids for ids in tokenizer(list(contexts), add_special_tokens=False)["input_ids"]]
+    texts: list[str] = []
+    finished: list[bool] = []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         for start in tqdm(range(0, len(encoded), batch_size), desc="sampling", disable=not progress):
@@ -225,8 +229,21 @@ def sample(model, tokenizer, prompts: Sequence[str], seed: int, temperature: flo
             mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk], device=device)
             with _quiet_transformers():  # finished rows feed <pad>, which trips a padding warning
                 out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-            responses += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-    return [" ".join(r.split()) for r in responses]
+            new_tokens = out[:, width:]
+            texts += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            finished += (new_tokens == tokenizer.eos_token_id).any(dim=1).tolist()
+    return [" ".join(t.split()) for t in texts], finished
+
+
+def sample(model, tokenizer, prompts: Sequence[str], seed: int, **generation) -> list[str]:
+    """One sampled response per prompt, as text (see :func:`generate` for the options)."""
+    return generate(model, tokenizer, prompts, seed, **generation)[0]
+
+
+def sample_n(model, tokenizer, prompts: Sequence[str], n: int, seed: int, **generation) -> list[list[str]]:
+    """``n`` independent responses per prompt: a list per prompt."""
+    texts = sample(model, tokenizer, [p for p in prompts for _ in range(n)], seed, **generation)
+    return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
 
 
 def response_logprobs(model, tokenizer, prompts: Sequence[str], responses: Sequence[str],
@@ -246,7 +263,7 @@ def response_logprobs(model, tokenizer, prompts: Sequence[str], responses: Seque
         for begin in range(0, len(sequences), batch_size):
             ids, mask = pad_right(sequences[begin: begin + batch_size], tokenizer.pad_token_id)
             ids, mask = ids.to(device), mask.to(device)
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()
             token_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
             rows = []
             for row in range(ids.shape[0]):

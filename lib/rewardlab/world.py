@@ -32,6 +32,7 @@ import numpy as np
 
 from .config import Preset
 
+WORLD_VERSION = 2  # bump when a change to the generator changes the reviews it writes
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]
 
@@ -312,6 +313,14 @@ def build_tokenizer(preset: Preset):
     )
 
 
+def world_fingerprint(preset: Preset) -> dict:
+    """What identifies the world's text beyond the preset: generator version and vocabulary hash."""
+    import hashlib
+
+    words = "" if preset.world == "imdb" else " ".join(generator_vocabulary(preset))
+    return {"world_version": WORLD_VERSION, "vocabulary": hashlib.sha256(words.encode()).hexdigest()[:12]}
+
+
 def load_tokenizer(preset: Preset):
     """The preset's tokenizer from the artifact cache (built and saved on first use)."""
     from transformers import AutoTokenizer
@@ -319,7 +328,7 @@ def load_tokenizer(preset: Preset):
     from . import artifacts
 
     fields = ["policy_name", "n_sentiment_words", "n_positions"]
-    path = artifacts.cached(preset, "tokenizer", preset.subset(fields),
+    path = artifacts.cached(preset, "tokenizer", {**preset.subset(fields), **world_fingerprint(preset)},
                             lambda out: build_tokenizer(preset).save_pretrained(out))
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:

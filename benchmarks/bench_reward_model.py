@@ -1,0 +1,73 @@
+"""Reward-model training throughput: rewardlab's loop vs TRL's RewardTrainer, side by side.
+
+Same model class and initialisation seed, same preference pairs (the tiny preset's standard
+training pairs), same epochs, batch size, learning rate and schedule, alternating A B A B in
+one process. Reports pairs per second (pairs x epochs / training seconds, data preparation
+excluded for both), the pairwise ratio, and the held-out accuracy each reaches.
+
+    .venv/bin/python benchmarks/bench_reward_model.py [--repeats 3]
+
+Run it alone: two torch processes on two cores slow each other down several-fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+
+    from rewardlab.config import load_preset
+    from rewardlab.judges import load_gold_judge
+    from rewardlab.metrics import gold_pair_accuracy
+    from rewardlab.policy import load_sft_policy
+    from rewardlab.preferences import load_preference_data
+    from rewardlab.reward_models import pair_rewards, train_reward_model
+    from rewardlab.trl_peers import train_with_trl_reward_trainer
+    from rewardlab.world import build_world
+
+    preset = load_preset("tiny")
+    world = build_world(preset)
+    policy, tokenizer, _ = load_sft_policy(preset, world=world, progress=False)
+    train, heldout = load_preference_data(preset, policy, tokenizer, world, load_gold_judge(preset), progress=False)
+    work = len(train) * preset.rm_epochs
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {len(train)} pairs x "
+          f"{preset.rm_epochs} epochs, batch {preset.rm_batch_size} pairs, model {preset.rm_n_layer}x{preset.rm_n_embd}")
+
+    def accuracy(model):
+        rc, rr = pair_rewards(model, tokenizer, heldout)
+        return gold_pair_accuracy(rc, rr, heldout["chosen_gold"], heldout["rejected_gold"])
+
+    def ours(seed):
+        start = time.perf_counter()
+        model, _ = train_reward_model(preset, tokenizer, train, seed=seed, progress=False)
+        return work / (time.perf_counter() - start), accuracy(model)
+
+    def trl(seed):
+        model, seconds = train_with_trl_reward_trainer(preset, tokenizer, train, seed=seed)
+        return work / seconds, accuracy(model)
+
+    results = {"rewardlab": [], "TRL": []}
+    for repeat in range(args.repeats):
+        for name, fn in (("rewardlab", ours), ("TRL", trl)):
+            rate, acc = fn(repeat)
+            results[name].append((rate, acc))
+            print(f"repeat {repeat}: {name:9s} {rate:7.0f} pairs/s  held-out accuracy {acc:.3f}", flush=True)
+    for name, rows in results.items():
+        rates = [r for r, _ in rows]
+        print(f"{name:9s} pairs/s min {min(rates):.0f} median {statistics.median(rates):.0f} max {max(rates):.0f}; "
+              f"accuracy median {statistics.median(a for _, a in rows):.3f}")
+    ratios = [a[0] / b[0] for a, b in zip(results["rewardlab"], results["TRL"])]
+    print(f"throughput ratio rewardlab / TRL (pairwise): median {statistics.median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+
+
+if __name__ == "__main__":
+    main()

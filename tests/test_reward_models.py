@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+import torch
+
+from rewardlab import preferences as P
+from rewardlab.judges import VaderJudge
+from rewardlab.metrics import (best_of_n, gold_pair_accuracy, kl_best_of_n, pair_accuracy, reward_uncertainty,
+                               spearman, win_rate)
+from rewardlab.reward_models import (bradley_terry_loss, build_reward_model, encode_for_reward,
+                                     forward_with_internals, load_reward_model, score, train_reward_model)
+
+
+@pytest.fixture(scope="module")
+def pairs(smoke_policy, smoke_world):
+    model, tokenizer, _ = smoke_policy
+    prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:30]
+    groups = P.sample_chain(model, tokenizer, prompts, 4, seed=0, max_new_tokens=20)
+    return P.label_pairs(groups, P.draw_pairs(groups, 60, seed=1), VaderJudge(), 0.1, 2, "chain")
+
+
+def test_bradley_terry_loss_values():
+    rc, rr = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])
+    expected = -(np.log(1 / (1 + np.exp(-2))) + np.log(0.5)) / 2
+    assert bradley_terry_loss(rc, rr).item() == pytest.approx(expected, rel=1e-6)
+    centred = bradley_terry_loss(rc, rr, center_coefficient=0.1).item()
+    assert centred == pytest.approx(expected + 0.1 * (4 + 0) / 2, rel=1e-6)
+
+
+def test_loss_gradient_pushes_chosen_up():
+    rc, rr = torch.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    bradley_terry_loss(rc, rr).backward()
+    assert (rc.grad < 0).all() and (rr.grad > 0).all()
+
+
+def test_encoding_matches_trl_text(smoke_preset):
+    from rewardlab.world import build_tokenizer
+
+    tokenizer = build_tokenizer(smoke_preset)
+    ids = encode_for_reward(tokenizer, ["the plot was"], [" good ."])[0]
+    assert ids == tokenizer("the plot was good .<eos>", add_special_tokens=False)["input_ids"]
+    assert ids[-1] == tokenizer.eos_token_id
+    with pytest.raises(ValueError, match="empty response"):
+        encode_for_reward(tokenizer, ["the plot was"], ["  "])
+
+
+def test_training_learns_and_is_deterministic(smoke_preset, smoke_policy, pairs):
+    _, tokenizer, _ = smoke_policy
+    from rewardlab.config import load_preset
+
+    preset = load_preset("tiny", smoke=True, rm_epochs=6)
+    model, log = train_reward_model(preset, tokenizer, pairs, pairs, seed=0, progress=False)
+    assert log["train_loss"][-1] < log["train_loss"][0]
+    assert log["eval_accuracy"][-1] > 0.7  # fits its own training pairs
+    _, again = train_reward_model(preset, tokenizer, pairs, pairs, seed=0, progress=False)
+    assert again == log
+
+
+def test_score_is_batch_invariant_and_shapes(smoke_preset, smoke_policy, pairs):
+    _, tokenizer, _ = smoke_policy
+    model = build_reward_model(smoke_preset, tokenizer, seed=0).eval()
+    full = score(model, tokenizer, pairs["prompt"], pairs["chosen"], batch_size=64)
+    one = score(model, tokenizer, pairs["prompt"][:5], pairs["chosen"][:5], batch_size=1)
+    assert full.shape == (len(pairs),) and np.allclose(full[:5], one, atol=1e-5)
+    internals = forward_with_internals(model, tokenizer, pairs["prompt"][0], pairs["chosen"][0])
+    T = len(internals["input_ids"])
+    assert internals["reward"] == pytest.approx(full[0], abs=1e-5)
+    assert len(internals["attentions"]) == smoke_preset.rm_n_layer
+    assert internals["attentions"][0].shape == (smoke_preset.rm_n_head, T, T)
+    assert internals["hidden_states"][-1].shape == (T, smoke_preset.rm_n_embd)
+    assert internals["tokens"][internals["response_start"]:-1] == pairs["chosen"][0].split()
+
+
+def test_cached_reward_model_round_trip(smoke_preset, smoke_policy, pairs):
+    _, tokenizer, _ = smoke_policy
+    model, log = load_reward_model(smoke_preset, tokenizer, pairs, seed=0, progress=False)
+    again, log_again = load_reward_model(smoke_preset, tokenizer, pairs, seed=0, progress=False)
+    assert log == log_again
+    assert np.allclose(score(model, tokenizer, pairs["prompt"], pairs["chosen"]),
+                       score(again, tokenizer, pairs["prompt"], pairs["chosen"]))
+
+
+def test_training_rejects_bad_data(smoke_preset, smoke_policy):
+    import datasets
+
+    _, tokenizer, _ = smoke_policy
+    with pytest.raises(ValueError, match="lacks column"):
+        train_reward_model(smoke_preset, tokenizer, datasets.Dataset.from_dict({"text": ["a"]}), progress=False)
+
+
+def test_pair_metrics():
+    assert pair_accuracy([1, 2, 0], [0, 3, 0]) == pytest.approx((1 + 0 + 0.5) / 3)
+    assert gold_pair_accuracy([1, 0, 5], [0, 1, 5], [0.5, 0.9, 0.3], [0.1, 0.2, 0.3]) == 0.5
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    same = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]])
+    assert reward_uncertainty(same) == pytest.approx(0.0, abs=1e-12)
+    assert reward_uncertainty(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])) > 1
+    assert kl_best_of_n([1, 2]).tolist() == pytest.approx([0.0, np.log(2) - 0.5])
+    proxy = np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    gold = np.array([[0.0, 0.5, -1.0], [1.0, 0.0, 0.0]])
+    bon = best_of_n(proxy, gold, [1, 3])
+    assert bon["proxy"] == [1.0, 2.0] and bon["gold"] == [0.5, 0.0]
+    rate, half = win_rate([1, 0, 0.5, 2], [0, 1, 0.5, 1])
+    assert rate == pytest.approx((1 + 0 + 0.5 + 1) / 4) and half > 0
+
+
+def test_trl_reward_trainer_trains_the_same_model(smoke_preset, smoke_policy, pairs):
+    from rewardlab.config import load_preset
+    from rewardlab.trl_peers import train_with_trl_reward_trainer
+
+    _, tokenizer, _ = smoke_policy
+    preset = load_preset("tiny", smoke=True, rm_epochs=6)
+    model, seconds = train_with_trl_reward_trainer(preset, tokenizer, pairs, seed=0)
+    assert seconds > 0 and type(model).__name__ == "GPT2ForSequenceClassification"
+    rc, rr = (score(model, tokenizer, pairs["prompt"], pairs[c]) for c in ("chosen", "rejected"))
+    assert pair_accuracy(rc, rr) > 0.7  # fits its training pairs, as rewardlab's loop does
