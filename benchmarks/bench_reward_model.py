@@ -5,7 +5,7 @@ training pairs), same epochs, batch size, learning rate and schedule, alternatin
 one process. Reports pairs per second (pairs x epochs / training seconds, data preparation
 excluded for both), the pairwise ratio, and the held-out accuracy each reaches.
 
-    .venv/bin/python benchmarks/bench_reward_model.py [--repeats 3]
+    .venv/bin/python benchmarks/bench_reward_model.py [--repeats 5] [--warmup 1]
 
 Run it alone: two torch processes on two cores slow each other down several-fold.
 """
@@ -19,7 +19,8 @@ import time
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each first")
     args = parser.parse_args()
 
     import torch
@@ -54,6 +55,8 @@ def main() -> None:
         model, seconds = train_with_trl_reward_trainer(preset, tokenizer, train, seed=seed)
         return work / seconds, accuracy(model)
 
+    for _ in range(args.warmup):  # first runs pay for lazy initialisation; not counted
+        ours(100), trl(100)
     results = {"rewardlab": [], "TRL": []}
     for repeat in range(args.repeats):
         for name, fn in (("rewardlab", ours), ("TRL", trl)):

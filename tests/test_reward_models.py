@@ -109,7 +109,10 @@ def test_trl_reward_trainer_trains_the_same_model(smoke_preset, smoke_policy, pa
 
     _, tokenizer, _ = smoke_policy
     preset = load_preset("tiny", smoke=True, rm_epochs=6)
+    _, before = train_reward_model(preset, tokenizer, pairs, seed=0, progress=False)
     model, seconds = train_with_trl_reward_trainer(preset, tokenizer, pairs, seed=0)
+    _, after = train_reward_model(preset, tokenizer, pairs, seed=0, progress=False)
+    assert before == after  # a TRL run leaves no state behind that changes rewardlab's training
     assert seconds > 0 and type(model).__name__ == "GPT2ForSequenceClassification"
     rc, rr = (score(model, tokenizer, pairs["prompt"], pairs[c]) for c in ("chosen", "rejected"))
     assert pair_accuracy(rc, rr) > 0.7  # fits its training pairs, as rewardlab's loop does

@@ -17,7 +17,8 @@ Gold labels are a Bradley-Terry draw with label noise tau:
 Output is a ``datasets.Dataset`` in TRL's preference format: ``prompt``, ``chosen``,
 ``rejected`` (responses with a leading space, so ``prompt + chosen`` is the full text, as TRL
 concatenates them), plus ``chosen_gold``, ``rejected_gold``, ``prompt_id``, ``structure`` and
-node ids (``"0.1.1"`` = first child of the root's... path of child indices; chain: ``"3"``).
+node ids: a tree leaf's path of child indices from the root (``"0.1.1"``: first branch, then
+second, then second), a chain response's index (``"3"``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
     gradient clipping at 1, the same centring coefficient. Returns ``(model, seconds)``.
     """
     import datasets
+    from accelerate.state import AcceleratorState
     from transformers.utils import logging
     from trl import RewardConfig, RewardTrainer
 
@@ -50,4 +51,8 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
                 seconds = time.perf_counter() - start
         finally:
             logging.set_verbosity(level)
+            # The Trainer configures accelerate's process-wide state (its data-loader sampling
+            # among it); without a reset, a rewardlab training run later in the same process
+            # shuffles differently and stops being reproducible from its seed.
+            AcceleratorState._reset_state(reset_partial_state=True)
     return trainer.model.eval(), seconds
