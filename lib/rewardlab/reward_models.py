@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Sequence
 
 import numpy as np
@@ -132,8 +133,9 @@ def train_reward_model(preset: Preset, tokenizer, train_dataset, eval_dataset=No
 
     AdamW with linear decay to zero over ``rm_epochs`` epochs of ``rm_batch_size`` pairs, gradients
     clipped at norm 1 (as transformers' Trainer does). ``log``
-    holds per-evaluation ``step``, ``train_loss``, ``train_accuracy`` (window means) and, with an
-    ``eval_dataset``, ``eval_accuracy``: the share of its pairs ranked as labelled.
+    holds per-evaluation ``step``, ``train_loss``, ``train_accuracy`` (window means), with an
+    ``eval_dataset`` ``eval_accuracy`` (the share of its pairs ranked as labelled), and
+    ``train_seconds``, the loop's wall time without tokenisation.
     """
     from accelerate import Accelerator
 
@@ -159,6 +161,7 @@ def train_reward_model(preset: Preset, tokenizer, train_dataset, eval_dataset=No
     log = {"step": [], "train_loss": [], "train_accuracy": [], "eval_accuracy": []}
     window_loss, window_accuracy, step = [], [], 0
     model.train()
+    start = time.perf_counter()
     for _ in tqdm(range(preset.rm_epochs), desc="reward model", disable=not progress):
         for batch in loader:
             rows = batch.tolist()
@@ -184,6 +187,7 @@ def train_reward_model(preset: Preset, tokenizer, train_dataset, eval_dataset=No
                     rc, rr = pair_rewards(accelerator.unwrap_model(model), tokenizer, eval_dataset, preset.eval_batch_size)
                     log["eval_accuracy"].append(float(np.mean(rc > rr)))
                 window_loss, window_accuracy = [], []
+    log["train_seconds"] = time.perf_counter() - start  # the loop only (with its evaluations)
     return accelerator.unwrap_model(model).eval(), log
 
 
