@@ -14,7 +14,8 @@ Run it alone: two torch processes on two cores slow each other down several-fold
 from __future__ import annotations
 
 import argparse
-import statistics
+
+from side_by_side import run_side_by_side
 
 
 def main() -> None:
@@ -54,22 +55,8 @@ def main() -> None:
         model, seconds = train_with_trl_reward_trainer(preset, tokenizer, train, seed=seed)
         return work / seconds, accuracy(model)
 
-    for _ in range(args.warmup):  # first runs pay for lazy initialisation; not counted
-        ours(100), trl(100)
-    results = {"rewardlab": [], "TRL": []}
-    for repeat in range(args.repeats):
-        for name, fn in (("rewardlab", ours), ("TRL", trl)):
-            rate, acc = fn(repeat)
-            results[name].append((rate, acc))
-            print(f"repeat {repeat}: {name:9s} {rate:7.0f} pairs/s  held-out accuracy {acc:.3f}", flush=True)
-    for name, rows in results.items():
-        rates = [r for r, _ in rows]
-        print(f"{name:9s} pairs/s min {min(rates):.0f} median {statistics.median(rates):.0f} max {max(rates):.0f}; "
-              f"accuracy median {statistics.median(a for _, a in rows):.3f}")
-    ratios = [a[0] / b[0] for a, b in zip(results["rewardlab"], results["TRL"])]
-    print(f"throughput ratio rewardlab / TRL (pairwise): median {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
-
+    run_side_by_side({"rewardlab": ours, "TRL": trl}, args.repeats, "pairs/s", "held-out accuracy",
+                     warmup=args.warmup)
 
 if __name__ == "__main__":
     main()

@@ -13,10 +13,10 @@ Target (issue 2): SFT of the tiny policy within 2 minutes on the 2-core machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
+from side_by_side import run_side_by_side
 
 
 def run_rewardlab(preset, tokenizer, world):
@@ -76,20 +76,9 @@ def main() -> None:
     world, tokenizer = build_world(preset), build_tokenizer(preset)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, steps {preset.sft_steps}, "
           f"batch {preset.sft_batch_size}, train reviews {len(world.splits['train'])}")
-    results = {"rewardlab": [], "trainer": []}
-    for repeat in range(args.repeats):
-        for name, fn in (("rewardlab", run_rewardlab), ("trainer", run_trainer)):
-            seconds, val_loss = fn(preset, tokenizer, world)
-            results[name].append((seconds, val_loss))
-            print(f"repeat {repeat}: {name:9s} {seconds:6.1f} s  final validation loss {val_loss:.4f}", flush=True)
-    for name, rows in results.items():
-        times = [s for s, _ in rows]
-        print(f"{name:9s} seconds min {min(times):.1f} median {statistics.median(times):.1f} "
-              f"max {max(times):.1f}; validation loss {statistics.median(v for _, v in rows):.4f}")
-    ratios = [a[0] / b[0] for a, b in zip(results["rewardlab"], results["trainer"])]
-    print(f"ratio rewardlab / Trainer (pairwise): median {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
-
+    run_side_by_side({"rewardlab": lambda r: run_rewardlab(preset, tokenizer, world),
+                      "trainer": lambda r: run_trainer(preset, tokenizer, world)},
+                     args.repeats, "s", "final validation loss")
 
 if __name__ == "__main__":
     main()
