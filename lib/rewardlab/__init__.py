@@ -2,7 +2,8 @@
 
 Modules (one idea each): ``config`` presets, ``world`` the review world and tokenizer,
 ``judges`` gold judge and ground-truth credit, ``policy`` SFT, sampling and log-probs,
-``artifacts`` the on-disk cache, ``metrics`` and ``plots`` for notebooks, ``reproduce``
+``preferences``, ``reward_models`` and ``trl_peers`` for reward learning, ``artifacts`` the
+on-disk cache, ``metrics``, ``plots`` and ``quiet`` for notebooks, ``reproduce``
 the papermill runner.
 """
 

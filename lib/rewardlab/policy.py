@@ -14,7 +14,6 @@ with AdamW, linear warm-up and cosine decay. The loop is written with ``accelera
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from typing import Sequence
@@ -24,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import Preset, resolve_device
+from .quiet import quiet_transformers
 
 SFT_VERSION = 1  # bump when a change here changes the trained policy
 # Preset fields that determine the SFT policy (its cache key, with the world's fingerprint).
@@ -186,18 +186,6 @@ def load_sft_policy(preset: Preset, world=None, progress: bool = True):
     return model, tokenizer, json.loads((path / "sft_log.json").read_text())
 
 
-@contextlib.contextmanager
-def _quiet_transformers():
-    from transformers.utils import logging
-
-    level = logging.get_verbosity()
-    logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(level)
-
-
 @torch.no_grad()
 def generate(model, tokenizer, contexts: Sequence[str], seed: int, temperature: float = 1.0,
              top_k: int = 0, max_new_tokens: int = 48, batch_size: int = 256,
@@ -227,7 +215,7 @@ def generate(model, tokenizer, contexts: Sequence[str], seed: int, temperature: 
             width = max(len(c) for c in chunk)
             ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(c)) + c for c in chunk], device=device)
             mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk], device=device)
-            with _quiet_transformers():  # finished rows feed <pad>, which trips a padding warning
+            with quiet_transformers():  # finished rows feed <pad>, which trips a padding warning
                 out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
             new_tokens = out[:, width:]
             texts += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

@@ -23,27 +23,14 @@ second, then second), a chain response's index (``"3"``).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .quiet import quiet_datasets
+
 REQUIRED_COLUMNS = ("prompt", "chosen", "rejected")
-
-
-@contextlib.contextmanager
-def quiet_datasets():
-    """Silence ``datasets``' progress bars (saving, mapping) inside notebooks' outputs."""
-    from datasets.utils import logging
-
-    enabled = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            logging.enable_progress_bar()
 
 
 @dataclass

@@ -11,7 +11,8 @@ import tempfile
 import time
 
 from .config import Preset, resolve_device
-from .preferences import check_preference_dataset, quiet_datasets
+from .preferences import check_preference_dataset
+from .quiet import quiet_datasets, quiet_transformers
 from .reward_models import build_reward_model
 
 
@@ -24,7 +25,6 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
     """
     import datasets
     from accelerate.state import AcceleratorState
-    from transformers.utils import logging
     from trl import RewardConfig, RewardTrainer
 
     check_preference_dataset(train_dataset)
@@ -41,16 +41,13 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
             center_rewards_coefficient=preset.rm_center_coefficient or None,
             max_length=None, disable_dropout=False,
         )
-        level = logging.get_verbosity()
-        logging.set_verbosity_error()
         try:
-            with quiet_datasets():
+            with quiet_transformers(), quiet_datasets():
                 trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
                 start = time.perf_counter()
                 trainer.train()
                 seconds = time.perf_counter() - start
         finally:
-            logging.set_verbosity(level)
             # The Trainer configures accelerate's process-wide state (its data-loader sampling
             # among it); without a reset, a rewardlab training run later in the same process
             # shuffles differently and stops being reproducible from its seed.
