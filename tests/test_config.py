@@ -64,3 +64,13 @@ def test_config_hash_tracks_fields():
     assert a.config_hash() == load_preset("tiny").config_hash()
     assert a.config_hash() != b.config_hash()
     assert a.config_hash(["n_layer"]) == b.config_hash(["n_layer"])
+
+
+def test_brme_fields_are_validated():
+    assert load_preset("tiny").brme_heads == 5
+    with pytest.raises(ValueError, match="brme_heads"):
+        load_preset("tiny", brme_heads=0)
+    with pytest.raises(ValueError, match="brme_calibration_fraction"):
+        load_preset("tiny", brme_calibration_fraction=1.0)
+    with pytest.raises(ValueError, match="brme_anchor_weight"):
+        load_preset("tiny", brme_anchor_weight=-0.5)

@@ -91,6 +91,15 @@ class Preset:
     bon_prompts: int = 200
     bon_max_n: int = 64
 
+    # BRME (Bayesian reward model ensemble): K Gaussian heads on the stage-1 backbone
+    brme_heads: int = 5
+    brme_hidden: int = 64  # hidden width of each head's MLP
+    brme_epochs: int = 40
+    brme_batch_size: int = 256  # pairs per step (the backbone is frozen: features are cached)
+    brme_learning_rate: float = 3e-3
+    brme_anchor_weight: float = 1.0  # weight of the MSE anchor of every head's mean to the stage-1 score
+    brme_calibration_fraction: float = 0.2  # share of training prompts kept from stage 1 to fit sigma
+
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
         values = dataclasses.asdict(self)
@@ -147,6 +156,7 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "rm_seeds": 2,
     "bon_prompts": 10,
     "bon_max_n": 8,
+    "brme_epochs": 3,
 }
 
 _POSITIVE_FIELDS = (
@@ -155,7 +165,7 @@ _POSITIVE_FIELDS = (
     "sft_eval_every", "max_new_tokens", "eval_batch_size", "pref_train_prompts", "pref_train_pairs",
     "pref_eval_prompts", "pref_eval_pairs", "responses_per_prompt", "tree_depth", "tree_branching", "tree_segment_tokens",
     "rm_n_layer", "rm_n_head", "rm_n_embd", "rm_batch_size", "rm_epochs", "rm_seeds", "bon_prompts",
-    "bon_max_n",
+    "bon_max_n", "brme_heads", "brme_hidden", "brme_epochs", "brme_batch_size",
 )
 
 
@@ -196,6 +206,11 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"rm_n_embd ({preset.rm_n_embd}) must be divisible by rm_n_head ({preset.rm_n_head})")
     if preset.label_noise_tau < 0:
         raise ValueError(f"label_noise_tau must be >= 0 (0 = noiseless labels), got {preset.label_noise_tau}")
+    if not 0 < preset.brme_calibration_fraction < 1:
+        raise ValueError(f"brme_calibration_fraction must lie strictly between 0 and 1, got {preset.brme_calibration_fraction}")
+    if preset.brme_anchor_weight < 0 or preset.brme_learning_rate <= 0:
+        raise ValueError("brme_anchor_weight must be >= 0 and brme_learning_rate > 0, got "
+                         f"{preset.brme_anchor_weight} and {preset.brme_learning_rate}")
     if preset.temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {preset.temperature}")
     needed = preset.prompt_words + preset.max_response_words + 2

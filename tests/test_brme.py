@@ -1,0 +1,154 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rewardlab import brme as B
+from rewardlab import preferences as P
+from rewardlab import uncertainty as U
+from rewardlab.judges import VaderJudge
+from rewardlab.reward_models import build_reward_model, score
+
+
+@pytest.fixture(scope="module")
+def pairs(smoke_policy, smoke_world):
+    model, tokenizer, _ = smoke_policy
+    prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:30]
+    groups = P.sample_chain(model, tokenizer, prompts, 4, seed=0, max_new_tokens=20)
+    return P.label_pairs(groups, P.draw_pairs(groups, 60, seed=1), VaderJudge(), 0.1, 2, "chain")
+
+
+@pytest.fixture(scope="module")
+def backbone(smoke_preset, smoke_policy):
+    return build_reward_model(smoke_preset, smoke_policy[1], seed=0).eval()
+
+
+def test_heads_give_one_gaussian_per_head_with_positive_sigma(smoke_preset, smoke_policy, pairs, backbone):
+    tokenizer = smoke_policy[1]
+    brme = B.BRME(backbone, n_heads=4, hidden=8)
+    mu, sigma = B.head_predictions(brme, tokenizer, pairs["prompt"], pairs["chosen"], batch_size=16)
+    assert mu.shape == sigma.shape == (len(pairs), 4)
+    assert (sigma > 0).all()
+    huge = brme.heads_forward(torch.full((3, backbone.config.hidden_size), -1e4))[1]
+    assert (huge >= B.SIGMA_FLOOR).all()  # softplus underflows to 0; the floor keeps sigma > 0
+    with pytest.raises(ValueError, match="at least one head"):
+        B.BRME(backbone, n_heads=0)
+
+
+def test_features_reproduce_the_stage1_score(smoke_policy, pairs, backbone):
+    tokenizer = smoke_policy[1]
+    brme = B.BRME(backbone, n_heads=2, hidden=8)
+    _, r1 = B._features_of(brme, tokenizer, pairs["prompt"], pairs["chosen"], batch_size=7)
+    assert np.allclose(r1.numpy(), score(backbone, tokenizer, pairs["prompt"], pairs["chosen"]), atol=1e-5)
+
+
+def test_nominal_worst_and_penalised_rewards():
+    mu = np.array([[1.0, 2.0, 3.0], [4.0, -1.0, 0.0]])
+    sigma = np.array([[0.5, 0.1, 0.9], [0.2, 0.3, 0.1]])
+    assert B.nominal_reward(mu, sigma).tolist() == [2.0, 0.0]  # the mean of the head with the smallest sigma
+    assert B.worst_head_reward(mu).tolist() == [1.0, -1.0]
+    assert B.uncertainty_penalised_reward(mu, 2.0) == pytest.approx(mu.mean(1) - 2 * mu.std(1))
+    assert B.uncertainty_penalised_reward(mu, 0.0) == pytest.approx(mu.mean(1))
+    with pytest.raises(ValueError, match="both be"):
+        B.nominal_reward(mu, sigma[:, :2])
+    with pytest.raises(ValueError, match=">= 0"):
+        B.uncertainty_penalised_reward(mu, -1)
+
+
+def test_gaussian_preference_nll():
+    delta = torch.tensor([2.0, -1.0, 0.0])
+    zero = torch.zeros(3)
+    # sigma -> 0 gives the Bradley-Terry loss
+    assert torch.allclose(B.gaussian_preference_nll(delta, zero, zero, zero), -torch.nn.functional.logsigmoid(delta))
+    # large sigma pushes every pair towards a coin flip, -log 1/2
+    wide = B.gaussian_preference_nll(delta, torch.full((3,), 1e3), zero, torch.full((3,), 1e3))
+    assert torch.allclose(wide, torch.full((3,), math.log(2)), atol=1e-2)
+    # the gradient raises sigma on a pair the means get wrong and lowers it on one they get right
+    sigma = torch.ones(2, requires_grad=True)
+    B.gaussian_preference_nll(torch.tensor([3.0, -3.0]), sigma, torch.zeros(2), torch.ones(2)).sum().backward()
+    assert sigma.grad[0] > 0 and sigma.grad[1] < 0
+
+
+def test_stage2_losses():
+    mu_c, mu_r = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])
+    sigma = torch.full((1, 2), 1e-6)
+    r1_c, r1_r = torch.tensor([1.5]), torch.tensor([0.5])
+    losses = B.brme_pair_losses(mu_c, sigma, mu_r, sigma, r1_c, r1_r, anchor=2.0)
+    bt = -torch.nn.functional.logsigmoid(mu_c - mu_r)
+    anchor = torch.tensor([[(0.25 + 0.25) / 2, (0.25 + 0.25) / 2]]) * 2.0
+    assert losses.shape == (1, 2) and torch.allclose(losses, bt + anchor, atol=1e-5)
+    # reparameterised MSE: its mean over eps is (mu - r)^2 + sigma^2, minimised at sigma = 0
+    generator = torch.Generator().manual_seed(0)
+    mu, sig, target = torch.full((200000,), 1.0), torch.full((200000,), 0.5), torch.zeros(200000)
+    assert B.reparameterised_mse(mu, sig, target, generator).mean().item() == pytest.approx(1.25, rel=0.01)
+    with pytest.raises(ValueError, match="unknown BRME loss"):
+        B.brme_pair_losses(mu_c, sigma, mu_r, sigma, r1_c, r1_r, 1.0, loss="hinge")
+
+
+def test_bootstrap_weights():
+    w = B.bootstrap_weights(5000, 3, seed=4)
+    assert w.shape == (5000, 3) and w.mean().item() == pytest.approx(1.0, abs=0.05)
+    assert (w == 0).float().mean().item() == pytest.approx(math.exp(-1), abs=0.03)  # ~37% of pairs out of bag
+    assert torch.equal(w, B.bootstrap_weights(5000, 3, seed=4)) and not torch.equal(w[:, 0], w[:, 1])
+
+
+def test_split_for_calibration_keeps_prompts_apart(pairs):
+    stage1, calibration = B.split_for_calibration(pairs, 0.25, seed=0)
+    assert len(stage1) + len(calibration) == len(pairs) and len(calibration) > 0
+    assert not set(stage1["prompt"]) & set(calibration["prompt"])
+    with pytest.raises(ValueError, match="brme_calibration_fraction"):
+        B.split_for_calibration(pairs, 0.001, seed=0)
+
+
+def test_training_is_deterministic_and_each_loss_behaves(smoke_policy, pairs, backbone):
+    from rewardlab.config import load_preset
+
+    tokenizer = smoke_policy[1]
+    preset = load_preset("tiny", smoke=True, brme_heads=3, brme_hidden=8, brme_epochs=30, brme_batch_size=16)
+    stage1, calibration = B.split_for_calibration(pairs, 0.3, seed=0)
+    model, log = B.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
+    _, again = B.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
+    assert log == again and len(log["loss"]) == 30
+    assert log["loss"][-1] < log["loss"][0]
+    _, mse_log = B.train_brme(preset, tokenizer, backbone, pairs, seed=0, loss="reparameterised_mse")
+    assert mse_log["mean_sigma"][-1] < 0.5 * mse_log["mean_sigma"][0]  # sigma collapses under the reparameterised MSE
+    assert not any(p.requires_grad for p in model.reward_model.parameters())  # stage 2 leaves the backbone alone
+
+
+def test_cached_brme_round_trip(smoke_preset, smoke_policy, pairs):
+    tokenizer = smoke_policy[1]
+    model, stage1_log, log = B.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
+    again, _, log_again = B.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
+    assert log == log_again and len(again.heads) == smoke_preset.brme_heads
+    first = B.head_predictions(model, tokenizer, pairs["prompt"], pairs["chosen"])
+    second = B.head_predictions(again, tokenizer, pairs["prompt"], pairs["chosen"])
+    assert np.allclose(first[0], second[0]) and np.allclose(first[1], second[1])
+    with pytest.raises(ValueError, match="unknown BRME loss"):
+        B.load_brme(smoke_preset, tokenizer, pairs, loss="hinge")
+
+
+def test_out_of_distribution_text():
+    responses = [" the film was very good .", " not bad at all"]
+    shuffled = U.shuffle_words(responses, seed=0)
+    assert [sorted(s.split()) for s in shuffled] == [sorted(r.split()) for r in responses]
+    repeated = U.repeat_word(responses, seed=0)
+    assert all(len(set(r.split())) == 1 and len(r.split()) == len(o.split()) for r, o in zip(repeated, responses))
+    drawn = U.random_words(responses, ["a", "b"], seed=0)
+    assert [len(d.split()) for d in drawn] == [6, 4] and set(" ".join(drawn).split()) <= {"a", "b"}
+    with pytest.raises(ValueError, match="empty response"):
+        U.repeat_word([" "], seed=0)
+
+
+def test_gold_residuals_and_reliability():
+    gold = np.array([0.1, 0.5, -0.3, 0.9])
+    assert np.allclose(U.gold_residuals(3 * gold - 1, gold), 0, atol=1e-12)  # an affine map of gold has no error
+    noisy = 3 * gold + np.array([0.2, -0.2, 0.4, -0.4])
+    within = U.gold_residuals(noisy, gold, groups=["a", "a", "b", "b"])
+    assert within[:2].sum() == pytest.approx(0) and within[2:].sum() == pytest.approx(0)
+    with pytest.raises(ValueError, match="equally long"):
+        U.gold_residuals([1, 2], [1, 2, 3])
+    bins = U.reliability_bins(np.arange(100.0), np.full(100, 2.0), n_bins=4)
+    assert bins["count"] == [25, 25, 25, 25] and bins["rms_error"] == [2.0] * 4
+    assert U.gaussian_pair_probability(1.0, 0.0, 0.0, 0.0) == pytest.approx(1 / (1 + math.exp(-1)))
+    assert U.soft_label_nll([0.5], [1.0]) == pytest.approx(math.log(2))
