@@ -41,3 +41,16 @@ def smoke_policy(smoke_preset, smoke_world):
     from rewardlab.policy import load_sft_policy
 
     return load_sft_policy(smoke_preset, world=smoke_world, progress=False)
+
+
+@pytest.fixture(scope="session")
+def smoke_pairs(smoke_policy, smoke_world):
+    """60 gold-labelled chain pairs over 30 training prompts, sampled from the smoke policy."""
+    from rewardlab import preferences
+    from rewardlab.judges import VaderJudge
+
+    model, tokenizer, _ = smoke_policy
+    prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:30]
+    groups = preferences.sample_chain(model, tokenizer, prompts, 4, seed=0, max_new_tokens=20)
+    pairs = preferences.draw_pairs(groups, 60, seed=1)
+    return preferences.label_pairs(groups, pairs, VaderJudge(), 0.1, 2, "chain")

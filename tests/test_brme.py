@@ -5,18 +5,13 @@ import pytest
 import torch
 
 from rewardlab import brme as B
-from rewardlab import preferences as P
 from rewardlab import uncertainty as U
-from rewardlab.judges import VaderJudge
 from rewardlab.reward_models import build_reward_model, score
 
 
 @pytest.fixture(scope="module")
-def pairs(smoke_policy, smoke_world):
-    model, tokenizer, _ = smoke_policy
-    prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:30]
-    groups = P.sample_chain(model, tokenizer, prompts, 4, seed=0, max_new_tokens=20)
-    return P.label_pairs(groups, P.draw_pairs(groups, 60, seed=1), VaderJudge(), 0.1, 2, "chain")
+def pairs(smoke_pairs):
+    return smoke_pairs
 
 
 @pytest.fixture(scope="module")

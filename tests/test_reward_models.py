@@ -2,8 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab import preferences as P
-from rewardlab.judges import VaderJudge
 from rewardlab.metrics import (best_of_n, gold_pair_accuracy, kl_best_of_n, pair_accuracy, reward_uncertainty,
                                spearman, win_rate)
 from rewardlab.reward_models import (bradley_terry_loss, build_reward_model, encode_for_reward,
@@ -15,11 +13,8 @@ def without_timing(log):
 
 
 @pytest.fixture(scope="module")
-def pairs(smoke_policy, smoke_world):
-    model, tokenizer, _ = smoke_policy
-    prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:30]
-    groups = P.sample_chain(model, tokenizer, prompts, 4, seed=0, max_new_tokens=20)
-    return P.label_pairs(groups, P.draw_pairs(groups, 60, seed=1), VaderJudge(), 0.1, 2, "chain")
+def pairs(smoke_pairs):
+    return smoke_pairs
 
 
 def test_bradley_terry_loss_values():
