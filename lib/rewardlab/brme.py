@@ -135,15 +135,13 @@ def bootstrap_weights(n_pairs: int, n_heads: int, seed: int) -> torch.Tensor:
 @torch.no_grad()
 def _features_of(brme: BRME, tokenizer, prompts, responses, batch_size: int):
     from .policy import pad_right
-    from .reward_models import encode_for_reward
+    from .reward_models import batches_by_length, encode_for_reward
 
     ids = encode_for_reward(tokenizer, prompts, responses)
     device = next(brme.parameters()).device
-    order = np.argsort([len(i) for i in ids], kind="stable")
     feats = torch.zeros(len(ids), brme.reward_model.config.hidden_size)
     r1 = torch.zeros(len(ids))
-    for start in range(0, len(ids), batch_size):
-        rows = order[start: start + batch_size]
+    for rows in batches_by_length(ids, batch_size):
         input_ids, mask = pad_right([ids[i] for i in rows], tokenizer.pad_token_id)
         h, r = brme.features(input_ids.to(device), mask.to(device))
         feats[torch.as_tensor(rows)], r1[torch.as_tensor(rows)] = h.float().cpu(), r.cpu()

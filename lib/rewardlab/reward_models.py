@@ -84,6 +84,13 @@ def _rewards(model, ids: list[list[int]], pad_id: int, device) -> torch.Tensor:
     return model(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False).logits[:, 0].float()
 
 
+def batches_by_length(ids: list[list[int]], batch_size: int):
+    """Row indices in batches of similar length (less padding), in a fixed order."""
+    order = np.argsort([len(i) for i in ids], kind="stable")
+    for start in range(0, len(ids), batch_size):
+        yield order[start: start + batch_size]
+
+
 @torch.no_grad()
 def score(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], batch_size: int = 256) -> np.ndarray:
     """Rewards r(x, y) for a batch of (prompt, response) pairs, as a float64 array."""
@@ -91,10 +98,8 @@ def score(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], ba
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    order = np.argsort([len(i) for i in ids], kind="stable")  # batch similar lengths: less padding
     out = np.zeros(len(ids))
-    for start in range(0, len(ids), batch_size):
-        rows = order[start: start + batch_size]
+    for rows in batches_by_length(ids, batch_size):
         out[rows] = _rewards(model, [ids[i] for i in rows], tokenizer.pad_token_id, device).cpu().numpy()
     model.train(was_training)
     return out
