@@ -100,6 +100,11 @@ class Preset:
     brme_anchor_weight: float = 1.0  # weight of the MSE anchor of every head's mean to the stage-1 score
     brme_calibration_fraction: float = 0.2  # share of training prompts kept from stage 1 to fit sigma
 
+    # token attribution (SHAP, LIME, attention) of the reward model's score
+    attribution_responses: int = 64  # held-out SFT responses explained per reward-model seed
+    shap_max_evals: int = 512  # reward-model evaluations per response for permutation SHAP
+    lime_num_samples: int = 512  # perturbed responses per response for LIME
+
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
         values = dataclasses.asdict(self)
@@ -157,6 +162,9 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "bon_prompts": 10,
     "bon_max_n": 8,
     "brme_epochs": 3,
+    "attribution_responses": 4,
+    "shap_max_evals": 200,
+    "lime_num_samples": 64,
 }
 
 _POSITIVE_FIELDS = (
@@ -166,6 +174,7 @@ _POSITIVE_FIELDS = (
     "pref_eval_prompts", "pref_eval_pairs", "responses_per_prompt", "tree_depth", "tree_branching", "tree_segment_tokens",
     "rm_n_layer", "rm_n_head", "rm_n_embd", "rm_batch_size", "rm_epochs", "rm_seeds", "bon_prompts",
     "bon_max_n", "brme_heads", "brme_hidden", "brme_epochs", "brme_batch_size",
+    "attribution_responses", "shap_max_evals", "lime_num_samples",
 )
 
 

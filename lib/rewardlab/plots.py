@@ -104,3 +104,35 @@ def plot_prefix_tree(leaves: list[str], node_ids: list[str], segment_words: int,
     ax.set_ylim(-len(leaves) + 0.5, 0.5)
     ax.axis("off")
     return ax
+
+
+def plot_token_credit(words: list[str], rows: dict[str, "np.ndarray"], ax=None, words_per_line: int = 24):
+    """Token heat-map: one row per method, one cell per word, each row scaled to its own max |value|.
+
+    Red is negative credit, green positive (the colours of :func:`credit_html`). Long responses
+    wrap every ``words_per_line`` words into a new block of rows.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = LinearSegmentedColormap.from_list("credit", [(0.835, 0.369, 0.0), (1, 1, 1), (0.0, 0.62, 0.451)])
+    names = list(rows)
+    scaled = np.array([np.asarray(rows[n], float) / (np.abs(rows[n]).max() or 1.0) for n in names])
+    blocks = [(start, min(start + words_per_line, len(words))) for start in range(0, len(words), words_per_line)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.62 * min(len(words), words_per_line) + 1.5,
+                                      0.42 * (len(names) + 1.2) * len(blocks) + 0.3))
+    for b, (start, stop) in enumerate(blocks):
+        top = b * (len(names) + 1.2)
+        for r, name in enumerate(names):
+            y = top + r
+            for c in range(start, stop):
+                ax.add_patch(plt.Rectangle((c - start, y), 1, 1, color=cmap((scaled[r, c] + 1) / 2), ec="white"))
+            ax.text(-0.2, y + 0.5, name, ha="right", va="center", fontsize=8)
+        for c in range(start, stop):
+            ax.text(c - start + 0.5, top + len(names) + 0.05, words[c], rotation=60, ha="right", va="top", fontsize=8)
+    ax.set_xlim(0, min(len(words), words_per_line))
+    ax.set_ylim(len(blocks) * (len(names) + 1.2) + 0.6, 0)
+    ax.axis("off")
+    return ax
