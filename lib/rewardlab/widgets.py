@@ -93,9 +93,10 @@ class AttributionExplorer:
         except ValueError as error:
             self.view.value = f'<p style="color: #b00">{html.escape(str(error))}</p>'
             return
-        label = "gold score (VADER compound)" if method == GOLD else f"reward R(x, y) = {reward:+.3f}; {method} token rewards sum to it"
         if method == GOLD:
-            label += f" = {reward:+.3f}; the word credits sum to it"
+            label = f"gold score (VADER compound) = {reward:+.3f}; the word credits sum to it"
+        else:
+            label = f"reward R(x, y) = {reward:+.3f}; the {method} token rewards sum to it"
         self.view.value = f"<p><b>{html.escape(label)}</b></p>" + credit_html(tokens, credit)
 
     def _ipython_display_(self) -> None:
