@@ -138,20 +138,26 @@ class MaskedReward:
         return rows
 
     @torch.no_grad()
-    def __call__(self, sequences: list[list[int]]) -> np.ndarray:
+    def forward(self, sequences: list[list[int]], **model_kwargs):
+        """Yield (row indices, model output) per length-sorted batch; counts the sequences scored."""
         from .policy import pad_right
         from .reward_models import batches_by_length
 
         was_training = self.model.training
         self.model.eval()
-        out = np.zeros(len(sequences))
-        for rows in batches_by_length(sequences, self.batch_size):
-            input_ids, mask = pad_right([sequences[i] for i in rows], self.pad_id)
-            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                                use_cache=False).logits
-            out[rows] = logits[:, 0].float().cpu().numpy()
-        self.model.train(was_training)
+        try:
+            for rows in batches_by_length(sequences, self.batch_size):
+                input_ids, mask = pad_right([sequences[i] for i in rows], self.pad_id)
+                yield rows, self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                                       use_cache=False, **model_kwargs)
+        finally:
+            self.model.train(was_training)
         self.evals += len(sequences)
+
+    def __call__(self, sequences: list[list[int]]) -> np.ndarray:
+        out = np.zeros(len(sequences))
+        for rows, output in self.forward(sequences):
+            out[rows] = output.logits[:, 0].float().cpu().numpy()
         return out
 
 
@@ -238,22 +244,12 @@ def lime_attributions(f: MaskedReward, examples: list[Example], num_samples: int
     return results
 
 
-@torch.no_grad()
 def attention_attributions(f: MaskedReward, examples: list[Example]) -> list[TokenAttribution]:
     """ABC weights: last layer, mean over heads, the <eos> row over the response, normalised to 1."""
-    from .policy import pad_right
-    from .reward_models import batches_by_length
-
-    model = f.model
-    was_training = model.training
-    model.eval()
     start = time.perf_counter()
     sequences = [e.prompt_ids + e.response_ids + [f.eos_id] for e in examples]
     results: list[TokenAttribution | None] = [None] * len(examples)
-    for rows in batches_by_length(sequences, f.batch_size):
-        input_ids, mask = pad_right([sequences[i] for i in rows], f.pad_id)
-        out = model(input_ids=input_ids.to(f.device), attention_mask=mask.to(f.device), output_attentions=True,
-                    use_cache=False)
+    for rows, out in f.forward(sequences, output_attentions=True):
         last_layer = out.attentions[-1].float().mean(dim=1).cpu().numpy()  # [B, L, L], heads averaged
         for b, i in enumerate(rows):
             example = examples[i]
@@ -262,8 +258,6 @@ def attention_attributions(f: MaskedReward, examples: list[Example]) -> list[Tok
             weights = weights / weights.sum()
             reward = float(out.logits[b, 0])
             results[i] = TokenAttribution("attention", example.tokens, weights, weights * reward, reward, 1, 0.0)
-    f.evals += len(sequences)
-    model.train(was_training)
     seconds = (time.perf_counter() - start) / len(examples)
     for result in results:
         result.seconds = seconds
