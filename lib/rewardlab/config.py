@@ -105,6 +105,26 @@ class Preset:
     shap_max_evals: int = 512  # reward-model evaluations per response for permutation SHAP
     lime_num_samples: int = 512  # perturbed responses per response for LIME
 
+    # PPO with per-token rewards (rewardlab.ppo_trainer)
+    ppo_steps: int = 40  # rollout + update rounds
+    ppo_batch_size: int = 64  # responses per rollout
+    ppo_minibatch_size: int = 16
+    ppo_epochs: int = 4  # passes over each rollout
+    ppo_learning_rate: float = 3e-4
+    ppo_max_new_tokens: int = 20
+    ppo_kl_coef: float = 0.05  # beta of the per-token KL penalty
+    ppo_kl_target: float = 0.0  # > 0: adaptive beta aiming at this KL per response (Ziegler et al.)
+    ppo_kl_horizon: int = 10000
+    ppo_gamma: float = 1.0
+    ppo_lam: float = 0.95
+    ppo_clip_range: float = 0.2
+    ppo_value_clip_range: float = 0.2
+    ppo_vf_coef: float = 0.1
+    ppo_whiten_rewards: bool = False
+    ppo_seeds: int = 3
+    ppo_shap_max_evals: int = 128  # per-response SHAP budget inside PPO (attribution runs every step)
+    ppo_lime_num_samples: int = 128
+
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
         values = dataclasses.asdict(self)
@@ -142,6 +162,10 @@ PRESETS: dict[str, Preset] = {
         rm_learning_rate=1e-5,
         rm_batch_size=16,
         rm_epochs=1,
+        ppo_steps=200,
+        ppo_learning_rate=1.41e-5,
+        ppo_shap_max_evals=512,
+        ppo_lime_num_samples=512,
     ),
 }
 
@@ -165,6 +189,14 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "attribution_responses": 4,
     "shap_max_evals": 200,
     "lime_num_samples": 64,
+    "ppo_steps": 2,
+    "ppo_batch_size": 8,
+    "ppo_minibatch_size": 4,
+    "ppo_epochs": 2,
+    "ppo_max_new_tokens": 8,
+    "ppo_seeds": 2,
+    "ppo_shap_max_evals": 40,
+    "ppo_lime_num_samples": 16,
 }
 
 _POSITIVE_FIELDS = (
@@ -174,7 +206,10 @@ _POSITIVE_FIELDS = (
     "pref_eval_prompts", "pref_eval_pairs", "responses_per_prompt", "tree_depth", "tree_branching", "tree_segment_tokens",
     "rm_n_layer", "rm_n_head", "rm_n_embd", "rm_batch_size", "rm_epochs", "rm_seeds", "bon_prompts",
     "bon_max_n", "brme_heads", "brme_hidden", "brme_epochs", "brme_batch_size",
-    "attribution_responses", "shap_max_evals", "lime_num_samples",
+    "attribution_responses", "shap_max_evals", "lime_num_samples", "ppo_steps", "ppo_batch_size",
+    "ppo_minibatch_size", "ppo_epochs", "ppo_learning_rate", "ppo_max_new_tokens", "ppo_kl_horizon",
+    "ppo_gamma", "ppo_lam", "ppo_clip_range", "ppo_value_clip_range", "ppo_seeds", "ppo_shap_max_evals",
+    "ppo_lime_num_samples",
 )
 
 
@@ -220,6 +255,14 @@ def validate(preset: Preset) -> Preset:
     if preset.brme_anchor_weight < 0 or preset.brme_learning_rate <= 0:
         raise ValueError("brme_anchor_weight must be >= 0 and brme_learning_rate > 0, got "
                          f"{preset.brme_anchor_weight} and {preset.brme_learning_rate}")
+    if preset.ppo_batch_size % preset.ppo_minibatch_size:
+        raise ValueError(f"ppo_batch_size ({preset.ppo_batch_size}) must be a multiple of ppo_minibatch_size "
+                         f"({preset.ppo_minibatch_size})")
+    if preset.ppo_kl_coef < 0 or preset.ppo_kl_target < 0 or preset.ppo_vf_coef < 0:
+        raise ValueError("ppo_kl_coef, ppo_kl_target and ppo_vf_coef must be >= 0, got "
+                         f"{preset.ppo_kl_coef}, {preset.ppo_kl_target} and {preset.ppo_vf_coef}")
+    if preset.ppo_gamma > 1 or preset.ppo_lam > 1:
+        raise ValueError(f"ppo_gamma and ppo_lam must lie in (0, 1], got {preset.ppo_gamma} and {preset.ppo_lam}")
     if preset.temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {preset.temperature}")
     needed = preset.prompt_words + preset.max_response_words + 2

@@ -119,3 +119,49 @@ def shape_rewards(shape: str, rewards: Sequence[float], n_tokens: Sequence[int],
         if len(out[-1]) != length:
             raise ValueError(f"response {i}: {len(out[-1])} token rewards for {length} tokens")
     return out
+
+
+def shaped_reward_fn(shape: str, reward_model, tokenizer, *, weights: dict[str, float] | None = None,
+                     beta: float = ABC_BETA, shap_max_evals: int = 128, lime_num_samples: int = 128,
+                     seed: int = 0, batch_size: int = 512):
+    """``reward_fn(prompts, responses)`` for :func:`rewardlab.ppo_trainer.train_ppo`: the reward
+    model's score R(x, y), spread over the response tokens by ``shape``.
+
+    Sparse returns the scalar R per response (the trainer pays it on the final action); the other
+    shapes return one token reward per response token, computed on the reward model's token ids
+    (SHAP with ``shap_max_evals`` evaluations per response, LIME with ``lime_num_samples``). Each
+    call draws new explainer seeds, so the attribution noise is not frozen across PPO steps.
+    """
+    from .attribution import attribute, encode_examples
+    from .reward_models import score
+
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
+    if shape == "mixture":
+        weights = check_weights(weights or {})
+        explainers = [k for k in EXPLAINERS if weights[k] > 0]
+    else:
+        explainers = {"abc": ["attention"], "shap": ["shap"], "lime": ["lime"]}.get(shape, [])
+    calls = [0]
+
+    def reward_fn(prompts: Sequence[str], responses: Sequence[str]):
+        calls[0] += 1
+        if shape == "sparse":
+            return list(score(reward_model, tokenizer, prompts, responses, batch_size=batch_size))
+        explained = {
+            method: attribute(method, reward_model, tokenizer, prompts, responses, max_evals=shap_max_evals,
+                              num_samples=lime_num_samples, seed=seed * 1_000_003 + calls[0] * len(prompts),
+                              batch_size=batch_size)
+            for method in explainers
+        }
+        if explained:
+            first = next(iter(explained.values()))
+            rewards, n_tokens = [a.reward for a in first], [len(a.tokens) for a in first]
+        else:  # uniform: the score and the token count are all it needs
+            rewards = score(reward_model, tokenizer, prompts, responses, batch_size=batch_size)
+            n_tokens = [len(e.response_ids) for e in encode_examples(reward_model, tokenizer, prompts, responses)]
+        token_rewards = {k: [a.token_rewards for a in v] for k, v in explained.items()}
+        return shape_rewards(shape, rewards, n_tokens, token_rewards, weights, beta)
+
+    reward_fn.shape = shape
+    return reward_fn

@@ -53,3 +53,64 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
             # shuffles differently and stops being reproducible from its seed.
             AcceleratorState._reset_state(reset_partial_state=True)
     return trainer.model.eval(), seconds
+
+
+def train_with_trl_rloo(preset: Preset, policy, tokenizer, reward_model, prompts, *, seed: int = 0,
+                        steps: int | None = None, num_generations: int = 4, gold_fn=None):
+    """Train a copy of ``policy`` with ``trl.RLOOTrainer`` on the reward model's sequence reward.
+
+    Matched to :func:`rewardlab.ppo_trainer.train_ppo`: ``ppo_steps`` rollouts of ``ppo_batch_size``
+    responses (``ppo_batch_size / num_generations`` prompts, ``num_generations`` samples each, the
+    leave-one-out baseline), ``ppo_max_new_tokens`` tokens, KL coefficient ``ppo_kl_coef``, the same
+    learning rate, ``ppo_epochs`` passes of ``ppo_minibatch_size`` minibatches per rollout, dropout off.
+    Returns ``(model, log, seconds)``; ``log`` has ``proxy_reward`` and ``gold_reward`` per rollout
+    (recorded inside the reward function, so they describe the responses RLOO trained on).
+    """
+    import copy
+
+    import datasets
+    import numpy as np
+    from accelerate.state import AcceleratorState
+    from trl import RLOOConfig, RLOOTrainer
+
+    from .reward_models import score
+
+    steps = preset.ppo_steps if steps is None else steps
+    if preset.ppo_batch_size % num_generations:
+        raise ValueError(f"ppo_batch_size ({preset.ppo_batch_size}) must be a multiple of num_generations ({num_generations})")
+    bos = f"{tokenizer.bos_token} " if tokenizer.bos_token else ""
+    log = {"proxy_reward": [], "gold_reward": []}
+
+    def reward(prompts, completions, **_):
+        texts = [" ".join(c.split()) or tokenizer.eos_token for c in completions]
+        plain = [p[len(bos):] if p.startswith(bos) else p for p in prompts]
+        rewards = score(reward_model, tokenizer, plain, texts)
+        log["proxy_reward"].append(float(np.mean(rewards)))
+        log["gold_reward"].append(float(np.mean(gold_fn(texts))) if gold_fn else float("nan"))
+        return rewards.tolist()
+
+    reward.__name__ = "reward_model"
+    minibatches = preset.ppo_batch_size // preset.ppo_minibatch_size
+    data = datasets.Dataset.from_dict({"prompt": [bos + p for p in prompts]})
+    suppress = sorted({t for t in tokenizer.all_special_ids if t != tokenizer.eos_token_id})
+    with tempfile.TemporaryDirectory() as output_dir:
+        args = RLOOConfig(
+            output_dir=output_dir, per_device_train_batch_size=preset.ppo_minibatch_size,
+            steps_per_generation=minibatches, num_iterations=preset.ppo_epochs, num_generations=num_generations,
+            max_steps=steps * minibatches * preset.ppo_epochs, learning_rate=preset.ppo_learning_rate,
+            lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0,
+            beta=preset.ppo_kl_coef, epsilon=preset.ppo_clip_range, max_completion_length=preset.ppo_max_new_tokens,
+            temperature=preset.temperature, top_k=0, disable_dropout=True, seed=seed, data_seed=seed, report_to=[],
+            save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=resolve_device(preset) == "cpu",
+            generation_kwargs={"min_new_tokens": 1, "suppress_tokens": suppress},
+        )
+        try:
+            with quiet_transformers(), quiet_datasets():
+                trainer = RLOOTrainer(model=copy.deepcopy(policy), reward_funcs=reward, args=args, train_dataset=data,
+                                      processing_class=tokenizer)
+                start = time.perf_counter()
+                trainer.train()
+                seconds = time.perf_counter() - start
+        finally:
+            AcceleratorState._reset_state(reset_partial_state=True)  # see train_with_trl_reward_trainer
+    return trainer.model.eval(), log, seconds

@@ -1,0 +1,112 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from rewardlab import ppo_trainer as P
+from rewardlab.reward_models import build_reward_model, score
+from rewardlab.shaping import SHAPES, shaped_reward_fn
+
+
+def _rollout(n_tokens, finished, width=4):
+    rows = len(n_tokens)
+    action_mask = torch.zeros(rows, width, dtype=torch.long)
+    for i, (n, done) in enumerate(zip(n_tokens, finished)):
+        action_mask[i, : n + done] = 1
+    sequences = torch.zeros(rows, 2 + width, dtype=torch.long)
+    return P.Rollout(["p"] * rows, ["r"] * rows, sequences, torch.cat([torch.ones(rows, 2, dtype=torch.long),
+                     action_mask], 1), action_mask, list(n_tokens), list(finished))
+
+
+def test_rewards_land_on_the_actions_and_the_last_one_is_paid_at_the_end():
+    rollout = _rollout([3, 2], [False, True])
+    # a scalar is sparse: the whole reward on the final action (<eos> for a finished response)
+    scalars = P.token_reward_tensor([1.5, -2.0], rollout, step=1, name="sparse")
+    assert torch.equal(scalars, torch.tensor([[0, 0, 1.5, 0], [0, 0, -2.0, 0]]))
+    dense = P.token_reward_tensor([np.array([0.1, 0.2, 0.3]), torch.tensor([0.5, 0.25])], rollout, 1, "uniform")
+    assert torch.allclose(dense, torch.tensor([[0.1, 0.2, 0.3, 0], [0.5, 0, 0.25, 0]]))
+    # a scalar R and [0, ..., 0, R] are the same reward
+    same = P.token_reward_tensor([np.array([0, 0, 1.5]), np.array([0, -2.0])], rollout, 1, "sparse")
+    assert torch.equal(same, scalars)
+
+
+def test_bad_rewards_name_the_step_the_shaping_and_the_lengths():
+    rollout = _rollout([3, 2], [False, True])
+    with pytest.raises(ValueError, match=r"step 4: reward 'shap' gave 2 token rewards for response 0, expected 3"):
+        P.token_reward_tensor([np.zeros(2), np.zeros(2)], rollout, step=4, name="shap")
+    with pytest.raises(ValueError, match="returned 1 rewards for 2 responses"):
+        P.token_reward_tensor([1.0], rollout, step=4, name="shap")
+    with pytest.raises(FloatingPointError, match=r"step 7: reward 'lime' is not finite for response 1"):
+        P.token_reward_tensor([np.zeros(3), np.array([0.0, np.nan])], rollout, step=7, name="lime")
+    with pytest.raises(FloatingPointError, match="step 2: reward 'sparse'"):
+        P.token_reward_tensor([np.inf, 0.0], rollout, step=2, name="sparse")
+
+
+@pytest.fixture(scope="module")
+def ppo_setup(smoke_preset, smoke_policy, smoke_world):
+    policy, tokenizer, _ = smoke_policy
+    prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:40]
+    return smoke_preset, policy, tokenizer, prompts
+
+
+def _count_reward(tokenizer, word):
+    """One point per occurrence of ``word``, paid on that token: a dense reward with a known optimum."""
+    def reward_fn(prompts, responses):
+        return [np.array([1.0 if w == word else 0.0 for w in tokenizer.tokenize(" " + r)]) for r in responses]
+    return reward_fn
+
+
+def test_ppo_run_logs_every_quantity_is_reproducible_and_keeps_the_reference(ppo_setup):
+    preset, policy, tokenizer, prompts = ppo_setup
+    before = [p.detach().clone() for p in policy.parameters()]
+    reward_fn = _count_reward(tokenizer, "the")
+    first = P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
+                        gold_fn=lambda responses: np.zeros(len(responses)))
+    second = P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
+                         gold_fn=lambda responses: np.zeros(len(responses)))
+    assert set(first.log) == set(P.LOG_KEYS) and first.log["step"] == list(range(1, preset.ppo_steps + 1))
+    for key in P.LOG_KEYS:
+        if key not in ("seconds", "reward_seconds"):
+            assert np.all(np.isfinite(first.log[key])), key
+            assert first.log[key] == second.log[key], key  # the same seed, the same run
+    assert first.log["kl"][0] == pytest.approx(0.0, abs=1e-5)  # step 1 samples from the reference itself
+    assert all(torch.equal(a, b) for a, b in zip(before, policy.parameters()))  # the reference stays frozen
+    assert any(not torch.equal(a, b) for a, b in zip(before, first.model.parameters()))
+
+
+def test_ppo_learns_a_dense_reward(ppo_setup):
+    """Rewarding every "the" must make the policy say "the" more often (12 steps of 16 responses)."""
+    preset, policy, tokenizer, prompts = ppo_setup
+    preset = dataclasses.replace(preset, ppo_steps=12, ppo_batch_size=16, ppo_minibatch_size=8,
+                                 ppo_learning_rate=3e-3, ppo_kl_coef=0.0)
+    result = P.train_ppo(preset, policy, tokenizer, _count_reward(tokenizer, "the"), prompts, seed=0,
+                         name="count", progress=False)
+    rewards = result.log["proxy_reward"]
+    assert np.mean(rewards[-3:]) > np.mean(rewards[:3]) + 0.5, rewards
+
+
+def test_bad_reward_during_training_stops_with_the_step_and_the_name(ppo_setup):
+    preset, policy, tokenizer, prompts = ppo_setup
+    with pytest.raises(FloatingPointError, match="step 1: reward 'broken'"):
+        P.train_ppo(preset, policy, tokenizer, lambda p, r: [float("nan")] * len(r), prompts, name="broken",
+                    progress=False)
+    with pytest.raises(ValueError, match="expected"):
+        P.train_ppo(preset, policy, tokenizer, lambda p, r: [np.zeros(99)] * len(r), prompts, name="long",
+                    progress=False)
+    with pytest.raises(ValueError, match="needs prompts"):
+        P.train_ppo(preset, policy, tokenizer, lambda p, r: [0.0] * len(r), [], progress=False)
+
+
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s != "mixture"] + ["mixture"])
+def test_shaped_rewards_line_up_with_the_policy_tokens_and_sum_to_the_score(shape, ppo_setup):
+    preset, policy, tokenizer, prompts = ppo_setup
+    reward_model = build_reward_model(preset, tokenizer, seed=1).eval()
+    torch.manual_seed(0)
+    rollout = P.sample_rollout(policy, tokenizer, prompts[:4], max_new_tokens=8)
+    weights = {"shap": 0.25, "lime": 0.25, "attention": 0.25, "sparse": 0.25} if shape == "mixture" else None
+    reward_fn = shaped_reward_fn(shape, reward_model, tokenizer, weights=weights, shap_max_evals=40, lime_num_samples=16)
+    token_rewards = reward_fn(rollout.prompts, rollout.responses)
+    placed = P.token_reward_tensor(token_rewards, rollout, step=1, name=shape)  # lengths checked here
+    expected = score(reward_model, tokenizer, rollout.prompts, rollout.responses)
+    assert placed.sum(dim=1).numpy() == pytest.approx(expected, abs=1e-4)
