@@ -72,6 +72,8 @@ def test_ppo_run_logs_every_quantity_is_reproducible_and_keeps_the_reference(ppo
             assert first.log[key] == second.log[key], key  # the same seed, the same run
     assert first.log["kl"][0] == pytest.approx(0.0, abs=1e-5)  # step 1 samples from the reference itself
     assert all(torch.equal(a, b) for a, b in zip(before, policy.parameters()))  # the reference stays frozen
+    # and the caller's policy keeps its gradients (a later run, or TRL, must still be able to train it)
+    assert all(p.requires_grad for p in policy.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, first.model.parameters()))
 
 
@@ -110,3 +112,21 @@ def test_shaped_rewards_line_up_with_the_policy_tokens_and_sum_to_the_score(shap
     placed = P.token_reward_tensor(token_rewards, rollout, step=1, name=shape)  # lengths checked here
     expected = score(reward_model, tokenizer, rollout.prompts, rollout.responses)
     assert placed.sum(dim=1).numpy() == pytest.approx(expected, abs=1e-4)
+
+
+def test_steps_to_threshold_uses_a_trailing_mean_and_reports_never_as_nan():
+    from rewardlab.ppo_experiments import learning_speed, steps_to_threshold
+
+    curve = [0.0, 0.9, 0.0, 0.3, 0.6, 0.9]
+    assert steps_to_threshold(curve, 0.5, window=1) == 2  # one lucky batch is enough without smoothing
+    assert steps_to_threshold(curve, 0.5, window=3) == 6  # trailing means .3, .4, .3, .6
+    assert np.isnan(steps_to_threshold(curve, 0.95))
+    with pytest.raises(ValueError, match="window"):
+        steps_to_threshold(curve, 0.5, window=0)
+    import pandas as pd
+
+    steps = pd.DataFrame({"method": ["a"] * 3 + ["b"] * 3, "seed": 0, "step": [1, 2, 3] * 2,
+                          "gold_reward": [0.1, 0.6, 0.7, 0.0, 0.1, 0.2]})
+    speed = learning_speed(steps, 0.5, window=1).set_index("method")
+    assert speed.loc["a", "steps_to_threshold"] == 2 and np.isnan(speed.loc["b", "steps_to_threshold"])
+    assert speed.loc["a", "auc_gold"] == pytest.approx(1.4 / 3) and speed.loc["b", "auc_gold"] == pytest.approx(0.1)

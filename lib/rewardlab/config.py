@@ -110,7 +110,7 @@ class Preset:
     ppo_batch_size: int = 64  # responses per rollout
     ppo_minibatch_size: int = 16
     ppo_epochs: int = 4  # passes over each rollout
-    ppo_learning_rate: float = 3e-4
+    ppo_learning_rate: float = 1e-4
     ppo_max_new_tokens: int = 20
     ppo_kl_coef: float = 0.05  # beta of the per-token KL penalty
     ppo_kl_target: float = 0.0  # > 0: adaptive beta aiming at this KL per response (Ziegler et al.)
@@ -124,6 +124,7 @@ class Preset:
     ppo_seeds: int = 3
     ppo_shap_max_evals: int = 128  # per-response SHAP budget inside PPO (attribution runs every step)
     ppo_lime_num_samples: int = 128
+    ppo_eval_prompts: int = 256  # held-out prompts on which every trained policy is evaluated
 
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
@@ -197,6 +198,7 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "ppo_seeds": 2,
     "ppo_shap_max_evals": 40,
     "ppo_lime_num_samples": 16,
+    "ppo_eval_prompts": 16,
 }
 
 _POSITIVE_FIELDS = (
@@ -209,7 +211,7 @@ _POSITIVE_FIELDS = (
     "attribution_responses", "shap_max_evals", "lime_num_samples", "ppo_steps", "ppo_batch_size",
     "ppo_minibatch_size", "ppo_epochs", "ppo_learning_rate", "ppo_max_new_tokens", "ppo_kl_horizon",
     "ppo_gamma", "ppo_lam", "ppo_clip_range", "ppo_value_clip_range", "ppo_seeds", "ppo_shap_max_evals",
-    "ppo_lime_num_samples",
+    "ppo_lime_num_samples", "ppo_eval_prompts",
 )
 
 

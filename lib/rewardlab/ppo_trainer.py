@@ -79,6 +79,13 @@ class Rollout:
     def prompt_width(self) -> int:
         return self.sequences.shape[1] - self.action_mask.shape[1]
 
+    def select(self, rows: Sequence[int]) -> "Rollout":
+        """The rollout of the responses ``rows`` only."""
+        rows = list(rows)
+        return Rollout([self.prompts[i] for i in rows], [self.responses[i] for i in rows], self.sequences[rows],
+                       self.attention_mask[rows], self.action_mask[rows], [self.n_tokens[i] for i in rows],
+                       [self.finished[i] for i in rows])
+
 
 @torch.no_grad()
 def sample_rollout(policy, tokenizer, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0) -> Rollout:
@@ -164,7 +171,7 @@ class PPOResult:
 def train_ppo(preset: Preset, policy, tokenizer, reward_fn: Callable, prompts: Sequence[str], *, seed: int = 0,
               name: str = "reward", gold_fn: Callable | None = None, steps: int | None = None,
               progress: bool = True) -> PPOResult:
-    """PPO from ``policy`` (kept frozen as the reference) on ``reward_fn``; one rollout of
+    """PPO from a copy of ``policy`` (another copy is the frozen reference) on ``reward_fn``; one rollout of
     ``ppo_batch_size`` prompts drawn from ``prompts`` per step. ``gold_fn(responses)`` is logged only."""
     from accelerate import Accelerator
 
@@ -175,7 +182,8 @@ def train_ppo(preset: Preset, policy, tokenizer, reward_fn: Callable, prompts: S
     steps = preset.ppo_steps if steps is None else steps
     set_seed(seed)
     accelerator = Accelerator(cpu=resolve_device(preset) == "cpu")
-    reference = policy.eval().requires_grad_(False).to(accelerator.device)
+    # copies: the caller's policy (often shared with other runs) keeps its mode and its gradients
+    reference = copy.deepcopy(policy).eval().requires_grad_(False).to(accelerator.device)
     model = PolicyWithValueHead(copy.deepcopy(policy).requires_grad_(True))
     optimizer = torch.optim.AdamW(model.parameters(), lr=preset.ppo_learning_rate, weight_decay=0.0)
     model, optimizer = accelerator.prepare(model, optimizer)

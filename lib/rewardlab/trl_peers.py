@@ -7,8 +7,11 @@ a notebook or benchmark can show that both reach the same accuracy and compare t
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 import time
+import warnings
 
 from .config import Preset, resolve_device
 from .preferences import check_preference_dataset
@@ -62,7 +65,10 @@ def train_with_trl_rloo(preset: Preset, policy, tokenizer, reward_model, prompts
     Matched to :func:`rewardlab.ppo_trainer.train_ppo`: ``ppo_steps`` rollouts of ``ppo_batch_size``
     responses (``ppo_batch_size / num_generations`` prompts, ``num_generations`` samples each, the
     leave-one-out baseline), ``ppo_max_new_tokens`` tokens, KL coefficient ``ppo_kl_coef``, the same
-    learning rate, ``ppo_epochs`` passes of ``ppo_minibatch_size`` minibatches per rollout, dropout off.
+    learning rate, ``ppo_epochs`` passes of ``ppo_minibatch_size`` minibatches per rollout, dropout off,
+    advantages normalised over the rollout (rewardlab whitens its GAE advantages). What differs is
+    the method: RLOO's baseline is the mean reward of the other samples of the same prompt, its KL
+    term sits in the loss (TRL's choice) rather than in the per-token reward.
     Returns ``(model, log, seconds)``; ``log`` has ``proxy_reward`` and ``gold_reward`` per rollout
     (recorded inside the reward function, so they describe the responses RLOO trained on).
     """
@@ -93,21 +99,24 @@ def train_with_trl_rloo(preset: Preset, policy, tokenizer, reward_model, prompts
     minibatches = preset.ppo_batch_size // preset.ppo_minibatch_size
     data = datasets.Dataset.from_dict({"prompt": [bos + p for p in prompts]})
     suppress = sorted({t for t in tokenizer.all_special_ids if t != tokenizer.eos_token_id})
-    with tempfile.TemporaryDirectory() as output_dir:
+    with tempfile.TemporaryDirectory() as output_dir, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # transformers' renamed options, inside TRL
         args = RLOOConfig(
             output_dir=output_dir, per_device_train_batch_size=preset.ppo_minibatch_size,
             steps_per_generation=minibatches, num_iterations=preset.ppo_epochs, num_generations=num_generations,
             max_steps=steps * minibatches * preset.ppo_epochs, learning_rate=preset.ppo_learning_rate,
             lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0,
-            beta=preset.ppo_kl_coef, epsilon=preset.ppo_clip_range, max_completion_length=preset.ppo_max_new_tokens,
+            beta=preset.ppo_kl_coef, epsilon=preset.ppo_clip_range, normalize_advantages=True,
+            max_completion_length=preset.ppo_max_new_tokens,
             temperature=preset.temperature, top_k=0, disable_dropout=True, seed=seed, data_seed=seed, report_to=[],
             save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=resolve_device(preset) == "cpu",
             generation_kwargs={"min_new_tokens": 1, "suppress_tokens": suppress},
         )
         try:
-            with quiet_transformers(), quiet_datasets():
-                trainer = RLOOTrainer(model=copy.deepcopy(policy), reward_funcs=reward, args=args, train_dataset=data,
-                                      processing_class=tokenizer)
+            # the Trainer prints a summary dict when it ends
+            with quiet_transformers(), quiet_datasets(), contextlib.redirect_stdout(io.StringIO()):
+                trainer = RLOOTrainer(model=copy.deepcopy(policy).requires_grad_(True), reward_funcs=reward, args=args,
+                                      train_dataset=data, processing_class=tokenizer)
                 start = time.perf_counter()
                 trainer.train()
                 seconds = time.perf_counter() - start

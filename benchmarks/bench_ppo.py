@@ -1,0 +1,82 @@
+"""PPO throughput: rewardlab's per-token PPO vs TRL's RLOOTrainer, and what attribution costs a step.
+
+Same SFT policy (tiny preset), same reward model (Bradley-Terry, seed 0), same prompts, batch
+(``ppo_batch_size`` = 64 responses per rollout), response length (``ppo_max_new_tokens`` = 20),
+learning rate, KL coefficient and update passes (4 epochs of 16-response minibatches); see
+:func:`rewardlab.trl_peers.train_with_trl_rloo` for the matching. Contenders, in turn per repeat:
+
+* ``rewardlab``: ``ppo_trainer.train_ppo`` with the sparse reward (sum of its per-step seconds);
+* ``trl-rloo``: ``trl.RLOOTrainer`` (the seconds of ``trainer.train()``).
+
+Samples per second = rollouts x batch / seconds; the quality column is the mean proxy reward of
+the last 5 rollouts. Then, one run per dense shape (``--shapes``), the share of a PPO step spent
+inside ``reward_fn`` (scoring + attribution) against the sparse run's share.
+
+    .venv/bin/python benchmarks/bench_ppo.py [--steps 40] [--repeats 3] [--shapes abc,shap,lime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shapes", default="abc,shap,lime")
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from rewardlab.config import load_preset
+    from rewardlab.judges import load_gold_judge
+    from rewardlab.policy import load_sft_policy
+    from rewardlab.ppo_trainer import train_ppo
+    from rewardlab.preferences import load_preference_data
+    from rewardlab.reward_models import load_reward_model
+    from rewardlab.shaping import shaped_reward_fn
+    from rewardlab.trl_peers import train_with_trl_rloo
+    from rewardlab.world import build_world
+    from side_by_side import run_side_by_side
+
+    preset = load_preset("tiny", ppo_steps=args.steps)
+    world = build_world(preset)
+    policy, tokenizer, _ = load_sft_policy(preset, world=world, progress=False)
+    judge = load_gold_judge(preset)
+    train_pairs, heldout_pairs = load_preference_data(preset, policy, tokenizer, world, judge, progress=False)
+    reward_model = load_reward_model(preset, tokenizer, train_pairs, seed=0, eval_dataset=heldout_pairs, progress=False)[0]
+    prompts = list(world.splits["train"]["prompt"])
+    samples = args.steps * preset.ppo_batch_size
+    print(f"{args.steps} rollouts x {preset.ppo_batch_size} responses of <= {preset.ppo_max_new_tokens} tokens, "
+          f"{preset.ppo_epochs} epochs of {preset.ppo_minibatch_size}-response minibatches")
+
+    def rewardlab_run(repeat: int):
+        fn = shaped_reward_fn("sparse", reward_model, tokenizer)
+        log = train_ppo(preset, policy, tokenizer, fn, prompts, seed=repeat, name="sparse", progress=False).log
+        return samples / sum(log["seconds"]), float(np.mean(log["proxy_reward"][-5:]))
+
+    def rloo_run(repeat: int):
+        _, log, seconds = train_with_trl_rloo(preset, policy, tokenizer, reward_model, prompts, seed=repeat)
+        return samples / seconds, float(np.mean(log["proxy_reward"][-5:]))
+
+    run_side_by_side({"rewardlab": rewardlab_run, "trl-rloo": rloo_run}, args.repeats, "samples/s",
+                     "final proxy", warmup=0)
+
+    print("\nshare of a PPO step inside reward_fn (scoring + attribution), one run each, seed 0:")
+    for shape in ["sparse"] + [s for s in args.shapes.split(",") if s]:
+        fn = shaped_reward_fn(shape, reward_model, tokenizer, shap_max_evals=preset.ppo_shap_max_evals,
+                              lime_num_samples=preset.ppo_lime_num_samples)
+        start = time.perf_counter()
+        log = train_ppo(preset, policy, tokenizer, fn, prompts, seed=0, name=shape, progress=False).log
+        total = time.perf_counter() - start
+        per_step = statistics.median(log["seconds"])
+        share = sum(log["reward_seconds"]) / sum(log["seconds"])
+        print(f"{shape:8s} {total:6.1f} s for {args.steps} steps, median step {per_step:.2f} s, "
+              f"reward_fn {share:.0%} of the step, {samples / total:.0f} samples/s")
+
+
+if __name__ == "__main__":
+    main()
