@@ -131,6 +131,11 @@ def shaped_reward_fn(shape: str, reward_model, tokenizer, *, weights: dict[str, 
     shapes return one token reward per response token, computed on the reward model's token ids
     (SHAP with ``shap_max_evals`` evaluations per response, LIME with ``lime_num_samples``). Each
     call draws new explainer seeds, so the attribution noise is not frozen across PPO steps.
+
+    Token alignment: the reward model re-tokenises the response text, and its tokens must be the
+    policy's. True for the tiny preset's word-level tokenizer shared by both; with a BPE policy a
+    re-tokenisation can merge differently, and the trainer's length check then stops the run
+    naming the response (mapping credit through words would lift this; not needed yet).
     """
     from .attribution import attribute, encode_examples
     from .reward_models import score

@@ -34,7 +34,8 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
     # An in-memory copy: TRL's map() must not write cache files next to a cached dataset.
     data = datasets.Dataset.from_dict({c: list(train_dataset[c]) for c in ("prompt", "chosen", "rejected")})
     model = build_reward_model(preset, tokenizer, seed)
-    with tempfile.TemporaryDirectory() as output_dir:
+    with tempfile.TemporaryDirectory() as output_dir, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # transformers' renamed options, inside TRL
         args = RewardConfig(
             output_dir=output_dir, per_device_train_batch_size=preset.rm_batch_size,
             num_train_epochs=preset.rm_epochs, learning_rate=preset.rm_learning_rate,
