@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+
+from rewardlab import bo
+
+
+def test_stick_breaking_maps_the_box_onto_the_simplex_and_back():
+    u = np.random.default_rng(0).random((500, 3))
+    w = bo.box_to_simplex(u)
+    assert w.shape == (500, 4) and np.all(w >= 0) and np.allclose(w.sum(axis=1), 1)
+    assert np.allclose(bo.simplex_to_box(w), u)
+    # the corners of the box reach the vertices: a single explainer, or pure sparse
+    assert np.allclose(bo.box_to_simplex([1, 0, 0]), [1, 0, 0, 0])
+    assert np.allclose(bo.box_to_simplex([0, 1, 0]), [0, 1, 0, 0])
+    assert np.allclose(bo.box_to_simplex([0, 0, 0]), [0, 0, 0, 1])
+    # a uniform box gives a uniform simplex (Dirichlet(1,1,1,1)): every weight has mean 1/4, variance 3/80
+    w = bo.box_to_simplex(np.random.default_rng(1).random((20000, 3)))
+    assert np.allclose(w.mean(axis=0), 0.25, atol=0.01) and np.allclose(w.var(axis=0), 3 / 80, atol=0.004)
+    with pytest.raises(ValueError, match="sum to 1"):
+        bo.simplex_to_box([0.5, 0.6, 0.0, 0.0])
+
+
+def _objective(spec):
+    """A smooth function of the weights with its optimum inside the simplex, plus seeded noise."""
+    w = np.array([spec["weights"][k] for k in bo.WEIGHT_NAMES])
+    noise = np.random.default_rng(spec["seed"]).normal(0, 0.01)
+    return {"objective": float(-np.sum((w - [0.1, 0.5, 0.1, 0.3]) ** 2) + noise), "extra": spec["trial"]}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_study_resumes_at_the_next_trial_with_nothing_lost(tmp_path):
+    path = tmp_path / "bo.jsonl"
+    calls = []
+
+    def flaky(spec):
+        calls.append(spec["trial"])
+        if spec["trial"] == 3 and calls.count(3) == 1:
+            raise Interrupt  # the machine goes away during trial 3
+        return _objective(spec)
+
+    with pytest.raises(Interrupt):
+        bo.run_study(path, flaky, strategy="bo", budget=6, n_init=3, q=1, seed=0, progress=False)
+    assert len(path.read_text().splitlines()) == 1 + 3  # header + trials 0..2, each written when it finished
+    trials = bo.run_study(path, flaky, strategy="bo", budget=6, n_init=3, q=1, seed=0, progress=False)
+    assert [t["trial"] for t in trials] == list(range(6))
+    assert calls == [0, 1, 2, 3, 3, 4, 5]  # trials 0..2 were not run again
+    assert [t["kind"] for t in trials] == ["sobol"] * 3 + ["bo"] * 3
+    assert all(t["seed"] == t["trial"] and np.isclose(sum(t["weights"].values()), 1) for t in trials)
+    # the Sobol design is shared by BO and random search
+    random = bo.run_study(tmp_path / "rs.jsonl", _objective, strategy="random", budget=5, n_init=3, progress=False)
+    assert [t["u"] for t in random[:3]] == [t["u"] for t in trials[:3]]
+    assert bo.best_so_far(random).tolist() == list(np.maximum.accumulate([t["objective"] for t in random]))
+
+
+def test_a_corrupted_line_or_a_foreign_log_is_reported(tmp_path):
+    path = tmp_path / "bo.jsonl"
+    bo.run_study(path, _objective, strategy="random", budget=3, n_init=2, progress=False)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1] + [lines[-1][:25]]) + "\n")  # a torn last line
+    with pytest.raises(ValueError, match=r"line 4 of 4 is corrupted.*delete that line"):
+        bo.run_study(path, _objective, strategy="random", budget=3, n_init=2, progress=False)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="belongs to another study"):
+        bo.run_study(path, _objective, strategy="random", budget=3, n_init=2, seed=5, progress=False)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        bo.run_study(path, _objective, strategy="grid", budget=3, n_init=2, progress=False)
+
+
+def test_bo_improves_on_its_initial_design_on_a_smooth_objective(tmp_path):
+    """A sanity check of the GP + acquisition machinery (one seed), not a claim that BO always wins."""
+    trials = bo.run_study(tmp_path / "bo.jsonl", _objective, strategy="bo", budget=12, n_init=4, q=2, progress=False)
+    best = bo.best_so_far(trials)
+    assert [t["kind"] for t in trials] == ["sobol"] * 4 + ["bo"] * 8
+    assert best[-1] > best[3] + 0.03, best
+    json.loads((tmp_path / "bo.jsonl").read_text().splitlines()[0])  # the header is JSON too
