@@ -78,3 +78,21 @@ def test_bo_improves_on_its_initial_design_on_a_smooth_objective(tmp_path):
     assert [t["kind"] for t in trials] == ["sobol"] * 4 + ["bo"] * 8
     assert best[-1] > best[3] + 0.03, best
     json.loads((tmp_path / "bo.jsonl").read_text().splitlines()[0])  # the header is JSON too
+
+
+def test_parallel_trials_give_the_numbers_of_sequential_ones(smoke_preset, smoke_policy, tmp_path):
+    """q = 2 PPO trials in two worker processes match the same trials run one after the other."""
+    import dataclasses
+    from functools import partial
+
+    from rewardlab.ppo_experiments import shape_trial
+
+    preset = dataclasses.replace(smoke_preset, ppo_steps=2)
+    evaluate = partial(shape_trial, preset=preset, threads=1)
+    kwargs = dict(strategy="random", budget=2, n_init=2, q=2, seed=0, progress=False)
+    sequential = bo.run_study(tmp_path / "one.jsonl", evaluate, workers=1, **kwargs)
+    parallel = bo.run_study(tmp_path / "two.jsonl", evaluate, workers=2, **kwargs)
+    for a, b in zip(sequential, parallel):
+        assert a["weights"] == b["weights"] and a["seed"] == b["seed"]
+        assert a["objective"] == b["objective"] and a["gold_curve"] == b["gold_curve"]
+        assert np.isfinite(a["final_gold"])

@@ -100,13 +100,15 @@ def test_bad_reward_during_training_stops_with_the_step_and_the_name(ppo_setup):
         P.train_ppo(preset, policy, tokenizer, lambda p, r: [0.0] * len(r), [], progress=False)
 
 
-@pytest.mark.parametrize("shape", [s for s in SHAPES if s != "mixture"] + ["mixture"])
+@pytest.mark.parametrize("shape", list(SHAPES) + ["pure-sparse mixture"])
 def test_shaped_rewards_line_up_with_the_policy_tokens_and_sum_to_the_score(shape, ppo_setup):
     preset, policy, tokenizer, prompts = ppo_setup
     reward_model = build_reward_model(preset, tokenizer, seed=1).eval()
     torch.manual_seed(0)
     rollout = P.sample_rollout(policy, tokenizer, prompts[:4], max_new_tokens=8)
     weights = {"shap": 0.25, "lime": 0.25, "attention": 0.25, "sparse": 0.25} if shape == "mixture" else None
+    if shape == "pure-sparse mixture":  # a vertex of the simplex: no explainer runs at all
+        shape, weights = "mixture", {"sparse": 1.0}
     reward_fn = shaped_reward_fn(shape, reward_model, tokenizer, weights=weights, shap_max_evals=40, lime_num_samples=16)
     token_rewards = reward_fn(rollout.prompts, rollout.responses)
     placed = P.token_reward_tensor(token_rewards, rollout, step=1, name=shape)  # lengths checked here

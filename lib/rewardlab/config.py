@@ -126,6 +126,16 @@ class Preset:
     ppo_lime_num_samples: int = 128
     ppo_eval_prompts: int = 256  # held-out prompts on which every trained policy is evaluated
 
+    # Bayesian optimisation of the mixture weights (rewardlab.bo): BoTorch outside, PPO inside
+    bo_trials: int = 9  # trials per strategy (BO, random search), the shared Sobol design included
+    bo_init: int = 4  # Sobol trials shared by both strategies
+    bo_q: int = 2  # proposals per round, evaluated at once
+    bo_workers: int = 2  # processes running trials at once (1 = in-process)
+    bo_inner_steps: int = 25  # PPO steps of an inner run
+    bo_shap_max_evals: int = 64
+    bo_lime_num_samples: int = 64
+    bo_confirm_seeds: int = 3  # fresh seeds of the confirmation runs
+
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
         values = dataclasses.asdict(self)
@@ -199,6 +209,12 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "ppo_shap_max_evals": 40,
     "ppo_lime_num_samples": 16,
     "ppo_eval_prompts": 16,
+    "bo_trials": 3,
+    "bo_init": 2,
+    "bo_inner_steps": 2,
+    "bo_shap_max_evals": 40,
+    "bo_lime_num_samples": 16,
+    "bo_confirm_seeds": 2,
 }
 
 _POSITIVE_FIELDS = (
@@ -211,7 +227,8 @@ _POSITIVE_FIELDS = (
     "attribution_responses", "shap_max_evals", "lime_num_samples", "ppo_steps", "ppo_batch_size",
     "ppo_minibatch_size", "ppo_epochs", "ppo_learning_rate", "ppo_max_new_tokens", "ppo_kl_horizon",
     "ppo_gamma", "ppo_lam", "ppo_clip_range", "ppo_value_clip_range", "ppo_seeds", "ppo_shap_max_evals",
-    "ppo_lime_num_samples", "ppo_eval_prompts",
+    "ppo_lime_num_samples", "ppo_eval_prompts", "bo_trials", "bo_init", "bo_q", "bo_workers", "bo_inner_steps",
+    "bo_shap_max_evals", "bo_lime_num_samples", "bo_confirm_seeds",
 )
 
 
@@ -260,6 +277,9 @@ def validate(preset: Preset) -> Preset:
     if preset.ppo_batch_size % preset.ppo_minibatch_size:
         raise ValueError(f"ppo_batch_size ({preset.ppo_batch_size}) must be a multiple of ppo_minibatch_size "
                          f"({preset.ppo_minibatch_size})")
+    if preset.bo_init > preset.bo_trials:
+        raise ValueError(f"bo_init ({preset.bo_init}) exceeds bo_trials ({preset.bo_trials}); the Sobol design is "
+                         "part of each strategy's budget")
     if preset.ppo_kl_coef < 0 or preset.ppo_kl_target < 0 or preset.ppo_vf_coef < 0:
         raise ValueError("ppo_kl_coef, ppo_kl_target and ppo_vf_coef must be >= 0, got "
                          f"{preset.ppo_kl_coef}, {preset.ppo_kl_target} and {preset.ppo_vf_coef}")

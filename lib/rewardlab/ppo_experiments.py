@@ -108,3 +108,61 @@ def learning_speed(steps: pd.DataFrame, threshold: float, window: int = 3) -> pd
         rows.append({"method": method, "seed": seed, "steps_to_threshold": steps_to_threshold(gold, threshold, window),
                      "auc_gold": float(gold.mean())})
     return pd.DataFrame(rows)
+
+
+_SETUPS: dict = {}  # per process: what every inner run of a study shares, loaded once
+
+
+def shaping_setup(preset) -> dict:
+    """The world's prompts, SFT policy, gold judge and reward model (seed ``preset.seed``) of a preset,
+    from the artifact cache, loaded once per process (BO workers reuse it across trials)."""
+    from .judges import load_gold_judge
+    from .policy import load_sft_policy
+    from .preferences import load_preference_data
+    from .reward_models import load_reward_model
+    from .world import build_world
+
+    key = preset.config_hash()
+    if key not in _SETUPS:
+        world = build_world(preset)
+        policy, tokenizer, _ = load_sft_policy(preset, world=world, progress=False)
+        judge = load_gold_judge(preset)
+        train_pairs, heldout_pairs = load_preference_data(preset, policy, tokenizer, world, judge, progress=False)
+        reward_model = load_reward_model(preset, tokenizer, train_pairs, seed=preset.seed, eval_dataset=heldout_pairs,
+                                         progress=False)[0]
+        _SETUPS[key] = {
+            "policy": policy, "tokenizer": tokenizer, "judge": judge, "reward_model": reward_model,
+            "train_prompts": list(world.splits["train"]["prompt"]),
+            "eval_prompts": list(dict.fromkeys(world.splits["validation"]["prompt"]))[: preset.ppo_eval_prompts],
+        }
+    return _SETUPS[key]
+
+
+def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
+    """One inner PPO run of a reward-shape study: the mixture ``spec["weights"]`` with seed ``spec["seed"]``.
+
+    Objective: the AUC of the gold curve (mean gold reward of the rollouts over all steps), the
+    learning speed that shaping is meant to buy; the held-out final gold is returned beside it.
+    Runs with ``threads`` torch threads whether it runs in-process or in a worker, so a trial's
+    numbers do not depend on how many run at once.
+    """
+    from .ppo_trainer import train_ppo
+    from .shaping import shaped_reward_fn
+
+    setup = shaping_setup(preset)
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        reward_fn = shaped_reward_fn("mixture", setup["reward_model"], setup["tokenizer"], weights=spec["weights"],
+                                     shap_max_evals=preset.ppo_shap_max_evals,
+                                     lime_num_samples=preset.ppo_lime_num_samples, seed=spec["seed"])
+        result = train_ppo(preset, setup["policy"], setup["tokenizer"], reward_fn, setup["train_prompts"],
+                           seed=spec["seed"], name=f"mixture {spec['weights']}", gold_fn=setup["judge"], progress=False)
+        final = evaluate_policy(result.model, setup["tokenizer"], setup["eval_prompts"], setup["reward_model"],
+                                setup["judge"], setup["policy"], preset.ppo_max_new_tokens, batch_size=preset.eval_batch_size)
+    finally:
+        torch.set_num_threads(saved_threads)
+    gold = result.log["gold_reward"]
+    return {"objective": float(np.mean(gold)), "final_gold": final["gold"],
+            "final_naturalness_nll": final["naturalness_nll"], "seconds": float(np.sum(result.log["seconds"])),
+            "gold_curve": [float(g) for g in gold]}

@@ -69,12 +69,17 @@ def check_weights(weights: dict[str, float]) -> dict[str, float]:
     return full
 
 
-def mixture(reward: float, explained: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    """w_sparse R [t = T] + sum_k w_k r^(k)_t; ``explained[k]`` are token rewards summing to R."""
+def mixture(reward: float, explained: dict[str, np.ndarray], weights: dict[str, float],
+            n_tokens: int | None = None) -> np.ndarray:
+    """w_sparse R [t = T] + sum_k w_k r^(k)_t; ``explained[k]`` are token rewards summing to R.
+
+    ``n_tokens`` is needed only when no explainer's token rewards are passed (all weight on sparse).
+    """
     full = check_weights(weights)
-    n_tokens = len(next(iter(explained.values()))) if explained else None
     if n_tokens is None:
-        raise ValueError("pass the explainers' token rewards (dict name -> array)")
+        if not explained:
+            raise ValueError("pass the explainers' token rewards (dict name -> array) or n_tokens")
+        n_tokens = len(next(iter(explained.values())))
     out = full["sparse"] * sparse(reward, n_tokens)
     for name in EXPLAINERS:
         if full[name] == 0:
@@ -115,7 +120,7 @@ def shape_rewards(shape: str, rewards: Sequence[float], n_tokens: Sequence[int],
         elif shape in ("shap", "lime"):
             out.append(np.asarray(explained[shape][i], dtype=float))
         else:
-            out.append(mixture(reward, {k: v[i] for k, v in explained.items()}, weights))
+            out.append(mixture(reward, {k: v[i] for k, v in explained.items()}, weights, length))
         if len(out[-1]) != length:
             raise ValueError(f"response {i}: {len(out[-1])} token rewards for {length} tokens")
     return out
