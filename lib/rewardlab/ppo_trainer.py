@@ -194,7 +194,7 @@ def train_ppo(preset: Preset, policy, tokenizer, reward_fn: Callable, prompts: S
     samples = []
     for step in tqdm(range(1, steps + 1), desc=f"PPO ({name})", disable=not progress):
         started = time.perf_counter()
-        torch.manual_seed(seed * 1_000_003 + step)
+        torch.manual_seed((seed * 1_000_003 + step) % 2**63)
         batch = [prompts[i] for i in prompt_rng.choice(len(prompts), preset.ppo_batch_size)]
         rollout = sample_rollout(accelerator.unwrap_model(model).policy, tokenizer, batch,
                                  preset.ppo_max_new_tokens, preset.temperature)
@@ -211,7 +211,7 @@ def train_ppo(preset: Preset, policy, tokenizer, reward_fn: Callable, prompts: S
         advantages, returns = ppo.gae(rewards, old_values * mask, mask, preset.ppo_gamma, preset.ppo_lam)
         advantages = ppo.masked_whiten(advantages, mask)
         stats = {"value_loss": [], "policy_loss": [], "clip_fraction": [], "entropy": []}
-        order_rng = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        order_rng = torch.Generator().manual_seed((seed * 1_000_003 + step) % 2**63)
         for _ in range(preset.ppo_epochs):
             order = torch.randperm(preset.ppo_batch_size, generator=order_rng)
             for begin in range(0, preset.ppo_batch_size, preset.ppo_minibatch_size):

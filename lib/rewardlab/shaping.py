@@ -160,7 +160,8 @@ def shaped_reward_fn(shape: str, reward_model, tokenizer, *, weights: dict[str, 
             return list(score(reward_model, tokenizer, prompts, responses, batch_size=batch_size))
         explained = {
             method: attribute(method, reward_model, tokenizer, prompts, responses, max_evals=shap_max_evals,
-                              num_samples=lime_num_samples, seed=seed * 1_000_003 + calls[0] * len(prompts),
+                              num_samples=lime_num_samples,
+                              seed=(seed * 1_000_003 + calls[0] * len(prompts)) % 2**31,
                               batch_size=batch_size)
             for method in explainers
         }
