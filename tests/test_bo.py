@@ -96,3 +96,21 @@ def test_parallel_trials_give_the_numbers_of_sequential_ones(smoke_preset, smoke
         assert a["weights"] == b["weights"] and a["seed"] == b["seed"]
         assert a["objective"] == b["objective"] and a["gold_curve"] == b["gold_curve"]
         assert np.isfinite(a["final_gold"])
+
+
+def test_fixed_specs_resume_and_keep_their_order(tmp_path):
+    path, header = tmp_path / "confirm.jsonl", {"confirm": {"seeds": [5, 6]}}
+    specs = [{"weights": {"lime": 1.0}, "seed": s, "trial": -1} for s in (5, 6, 7)]
+    calls = []
+
+    def flaky(spec):
+        calls.append(spec["seed"])
+        if spec["seed"] == 6 and calls.count(6) == 1:
+            raise Interrupt
+        return {"objective": float(spec["seed"])}
+
+    with pytest.raises(Interrupt):
+        bo.run_specs(path, header, flaky, specs)
+    done = bo.run_specs(path, header, flaky, specs)
+    assert calls == [5, 6, 6, 7]  # spec 0 was not run again
+    assert [(t["trial"], t["seed"], t["objective"]) for t in done] == [(0, 5, 5.0), (1, 6, 6.0), (2, 7, 7.0)]

@@ -166,7 +166,7 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
                           "weights": list(WEIGHT_NAMES), **(config or {})})
     trials = log.read()
     bar = tqdm(total=budget, initial=len(trials), desc=f"{strategy} trials", disable=not progress)
-    pool = ProcessPoolExecutor(workers, mp_context=torch.multiprocessing.get_context("spawn")) if workers > 1 else None
+    pool = _pool(workers)
     try:
         while len(trials) < budget:
             start = len(trials)
@@ -179,12 +179,7 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
                 done_u = np.array([t["u"] for t in trials])
                 points, kind = propose_bo(done_u, np.array([t["objective"] for t in trials]), size, seed + start), "bo"
             specs = [{"trial": start + i, "weights": weights_dict(p), "seed": seed + start + i} for i, p in enumerate(points)]
-            if pool is None:  # a generator: each trial is logged as soon as it finishes
-                results = ((s, p, evaluate(s)) for s, p in zip(specs, points))
-            else:
-                futures = {pool.submit(evaluate, s): (s, p) for s, p in zip(specs, points)}
-                results = ((*futures[f], f.result()) for f in as_completed(futures))
-            for spec, point, result in results:
+            for (spec, point), result in _evaluate_each(evaluate, list(zip(specs, points)), pool):
                 if not np.isfinite(result.get("objective", np.nan)):
                     raise ValueError(f"trial {spec['trial']} returned objective {result.get('objective')}; "
                                      "evaluate must return a finite 'objective'")
@@ -196,6 +191,40 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
             pool.shutdown(cancel_futures=True)
         bar.close()
     return sorted(trials, key=lambda t: t["trial"])
+
+
+def _pool(workers: int):
+    return ProcessPoolExecutor(workers, mp_context=torch.multiprocessing.get_context("spawn")) if workers > 1 else None
+
+
+def _evaluate_each(evaluate: Callable[[dict], dict], items: list[tuple], pool):
+    """Yield (item, evaluate(item[0])) as each finishes: in-process one by one, or on the pool at once."""
+    if pool is None:
+        yield from ((item, evaluate(item[0])) for item in items)
+        return
+    futures = {pool.submit(evaluate, item[0]): item for item in items}
+    yield from ((futures[f], f.result()) for f in as_completed(futures))
+
+
+def run_specs(path: Path | str, header: dict, evaluate: Callable[[dict], dict], specs: list[dict],
+              workers: int = 1) -> list[dict]:
+    """Evaluate fixed ``specs`` (e.g. confirmation runs) with a study's log and workers.
+
+    Spec i is trial i; each result is logged as soon as it finishes, and a re-run evaluates only
+    the specs missing from the log. Returns ``{**spec, "trial": i, **result}`` in the order of ``specs``.
+    """
+    log = TrialLog(path, header)
+    done = {t["trial"]: t for t in log.read()}
+    missing = [({**spec, "trial": i},) for i, spec in enumerate(specs) if i not in done]
+    pool = _pool(workers)
+    try:
+        for (spec,), result in _evaluate_each(evaluate, missing, pool):
+            done[spec["trial"]] = {**spec, **result}
+            log.write(list(done.values()))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return [done[i] for i in range(len(specs))]
 
 
 def best_so_far(trials: list[dict]) -> np.ndarray:
