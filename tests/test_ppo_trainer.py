@@ -88,6 +88,34 @@ def test_ppo_learns_a_dense_reward(ppo_setup):
     assert np.mean(rewards[-3:]) > np.mean(rewards[:3]) + 0.5, rewards
 
 
+def test_action_log_probs_are_those_of_the_distribution_sampled_from(ppo_setup):
+    """Suppressed special tokens and a first <eos> are never sampled, so they hold no probability:
+    log-probs renormalise over the allowed tokens (else a policy could park mass on <unk> and
+    the KL estimate E[log pi - log pi_ref] would go negative)."""
+    preset, policy, tokenizer, prompts = ppo_setup
+    torch.manual_seed(0)
+    rollout = P.sample_rollout(policy, tokenizer, prompts[:6], max_new_tokens=6)
+    assert rollout.suppressed_ids and tokenizer.eos_token_id not in rollout.suppressed_ids
+    with torch.no_grad():
+        logprobs, _, entropy = P.action_stats(policy, rollout)
+        position_ids = (rollout.attention_mask.cumsum(-1) - 1).clamp(min=0)
+        logits = policy(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
+                        position_ids=position_ids).logits[:, rollout.prompt_width - 1: -1]
+    allowed = torch.ones(logits.shape[-1], dtype=torch.bool)
+    allowed[list(rollout.suppressed_ids)] = False
+    for t in range(logits.shape[1]):
+        keep = allowed.clone()
+        if t == 0:
+            keep[tokenizer.eos_token_id] = False
+        expected = torch.log_softmax(logits[:, t, keep], -1)
+        actions = rollout.sequences[:, rollout.prompt_width + t]
+        index = torch.cumsum(keep.long(), 0)[actions] - 1  # the action's position among the allowed tokens
+        mask = rollout.action_mask[:, t].bool()
+        assert torch.allclose(logprobs[mask, t], expected[mask].gather(-1, index[mask, None])[:, 0], atol=1e-5)
+        assert torch.allclose(entropy[:, t], -(expected.exp() * expected).sum(-1), atol=1e-5)
+    assert torch.isfinite(entropy).all()
+
+
 def test_bad_reward_during_training_stops_with_the_step_and_the_name(ppo_setup):
     preset, policy, tokenizer, prompts = ppo_setup
     with pytest.raises(FloatingPointError, match="step 1: reward 'broken'"):

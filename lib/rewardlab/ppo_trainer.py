@@ -8,6 +8,10 @@ scalar reward per response. Written with ``accelerate``: the model and optimiser
 Actions. A rollout samples up to ``ppo_max_new_tokens`` tokens after ``<bos> prompt``; the
 actions are the response tokens and, when the response finished, its ``<eos>``. Special tokens
 other than ``<eos>`` are suppressed and ``<eos>`` cannot come first, so every response has text.
+The policy is the distribution actually sampled from: :func:`action_stats` applies the same
+masks (and temperature) before its softmax, so log-probs, entropy and the KL to the reference
+are those of the sampling distribution (without the masks, mass the policy moved onto a
+suppressed token would make log pi(y) too small and the KL estimate negative).
 
 Rewards. ``reward_fn(prompts, responses) -> per-token rewards``: for each response either a
 scalar R (sparse: paid on the final action) or one value per response token, r_1..r_T (T = the
@@ -74,6 +78,9 @@ class Rollout:
     action_mask: torch.Tensor  # [B, A], 1 on actions (response tokens and <eos>)
     n_tokens: list[int]  # response tokens without <eos> (the length reward_fn must return)
     finished: list[bool]
+    suppressed_ids: tuple = ()  # never sampled: masked out of the policy's distribution
+    eos_token_id: int | None = None  # not allowed as the first action
+    temperature: float = 1.0
 
     @property
     def prompt_width(self) -> int:
@@ -84,7 +91,7 @@ class Rollout:
         rows = list(rows)
         return Rollout([self.prompts[i] for i in rows], [self.responses[i] for i in rows], self.sequences[rows],
                        self.attention_mask[rows], self.action_mask[rows], [self.n_tokens[i] for i in rows],
-                       [self.finished[i] for i in rows])
+                       [self.finished[i] for i in rows], self.suppressed_ids, self.eos_token_id, self.temperature)
 
 
 @torch.no_grad()
@@ -115,13 +122,16 @@ def sample_rollout(policy, tokenizer, prompts: Sequence[str], max_new_tokens: in
     n_tokens = first_eos.tolist()
     texts = tokenizer.batch_decode([row[:n] for row, n in zip(actions.tolist(), n_tokens)], skip_special_tokens=True)
     return Rollout(list(prompts), [" ".join(t.split()) for t in texts], sequences,
-                   torch.cat([prompt_mask, action_mask], dim=1), action_mask, n_tokens, finished.tolist())
+                   torch.cat([prompt_mask, action_mask], dim=1), action_mask, n_tokens, finished.tolist(),
+                   tuple(suppress), tokenizer.eos_token_id, temperature)
 
 
 def action_stats(model, rollout: Rollout, rows=None):
     """Log-probs of the actions, V(s_t) before each action and the policy's entropy, [b, A] each.
 
     ``model`` is a :class:`PolicyWithValueHead` or a plain causal LM (then the values are None).
+    The distribution is the one :func:`sample_rollout` draws from: logits / temperature, the
+    suppressed tokens at -inf, and ``<eos>`` at -inf for the first action.
     """
     rows = slice(None) if rows is None else rows
     sequences, attention_mask = rollout.sequences[rows], rollout.attention_mask[rows]
@@ -133,9 +143,16 @@ def action_stats(model, rollout: Rollout, rows=None):
                        use_cache=False).logits
         values = None
     start = rollout.prompt_width - 1
-    logp_all = torch.log_softmax(logits[:, start:-1].float(), dim=-1)
+    logits = logits[:, start:-1].float() / rollout.temperature
+    blocked = torch.zeros(logits.shape[1:], dtype=torch.bool, device=logits.device)  # [A, vocab]
+    blocked[:, list(rollout.suppressed_ids)] = True
+    if rollout.eos_token_id is not None:
+        blocked[0, rollout.eos_token_id] = True
+    logits = logits.masked_fill(blocked, float("-inf"))
+    logp_all = torch.log_softmax(logits, dim=-1)
     logprobs = logp_all.gather(-1, sequences[:, rollout.prompt_width:, None])[..., 0]
-    entropy = -(logp_all.exp() * logp_all).sum(-1)
+    logprobs = logprobs.masked_fill(rollout.action_mask[rows] == 0, 0.0)  # padding (a suppressed id) is no action
+    entropy = -(logp_all.exp() * logp_all.clamp(min=torch.finfo(logp_all.dtype).min)).sum(-1)
     return logprobs, None if values is None else values[:, start:-1].float(), entropy
 
 
