@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab.judges import ClassifierJudge, VaderJudge, distinct_n, naturalness_nll, word_credit
+from rewardlab.judges import ClassifierJudge, VaderJudge, word_credit
+from rewardlab.metrics import distinct_n, naturalness_nll
 from rewardlab.world import generate_reviews
 
 

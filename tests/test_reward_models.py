@@ -97,8 +97,9 @@ def test_pair_metrics():
     assert kl_best_of_n([1, 2]).tolist() == pytest.approx([0.0, np.log(2) - 0.5])
     proxy = np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
     gold = np.array([[0.0, 0.5, -1.0], [1.0, 0.0, 0.0]])
-    bon = best_of_n(proxy, gold, [1, 3])
+    bon = best_of_n(proxy, gold, [1, 3], length=np.array([[5, 6, 7], [8, 9, 10]]))
     assert bon["proxy"] == [1.0, 2.0] and bon["gold"] == [0.5, 0.0]
+    assert bon["length"] == [6.5, 7.5]  # any other score is read off the same picks
     rate, half = win_rate([1, 0, 0.5, 2], [0, 1, 0.5, 1])
     assert rate == pytest.approx((1 + 0 + 0.5 + 1) / 4) and half > 0
 

@@ -136,6 +136,12 @@ class Preset:
     bo_lime_num_samples: int = 64
     bo_confirm_seeds: int = 3  # fresh seeds of the confirmation runs
 
+    # Over-optimisation and reward calibration from demonstrations (rewardlab.rcfd)
+    rcfd_positive_threshold: float = 0.05  # a demonstration is positive when its gold score is >= this (VADER's cut)
+    rcfd_length_alpha: float = 0.1  # alpha of the length-penalised baseline R - alpha |y| (per word)
+    rcfd_bon_prompts: int = 128  # held-out prompts of the best-of-n curve
+    rcfd_bon_max_n: int = 64  # samples per prompt: best-of-n for n = 1, 2, 4, ..., this
+
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
         values = dataclasses.asdict(self)
@@ -177,6 +183,7 @@ PRESETS: dict[str, Preset] = {
         ppo_learning_rate=1.41e-5,
         ppo_shap_max_evals=512,
         ppo_lime_num_samples=512,
+        rcfd_positive_threshold=0.0,  # positive-class logit > 0: about the classifier's positive side
     ),
 }
 
@@ -204,7 +211,7 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "ppo_batch_size": 8,
     "ppo_minibatch_size": 4,
     "ppo_epochs": 2,
-    "ppo_max_new_tokens": 8,
+    "ppo_max_new_tokens": 18,  # > min_response_words: cut demonstrations still vary in length (notebook 08)
     "ppo_seeds": 2,
     "ppo_shap_max_evals": 40,
     "ppo_lime_num_samples": 16,
@@ -215,6 +222,8 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "bo_shap_max_evals": 40,
     "bo_lime_num_samples": 16,
     "bo_confirm_seeds": 2,
+    "rcfd_bon_prompts": 8,
+    "rcfd_bon_max_n": 4,
 }
 
 _POSITIVE_FIELDS = (
@@ -228,7 +237,7 @@ _POSITIVE_FIELDS = (
     "ppo_minibatch_size", "ppo_epochs", "ppo_learning_rate", "ppo_max_new_tokens", "ppo_kl_horizon",
     "ppo_gamma", "ppo_lam", "ppo_clip_range", "ppo_value_clip_range", "ppo_seeds", "ppo_shap_max_evals",
     "ppo_lime_num_samples", "ppo_eval_prompts", "bo_trials", "bo_init", "bo_q", "bo_workers", "bo_inner_steps",
-    "bo_shap_max_evals", "bo_lime_num_samples", "bo_confirm_seeds",
+    "bo_shap_max_evals", "bo_lime_num_samples", "bo_confirm_seeds", "rcfd_bon_prompts", "rcfd_bon_max_n",
 )
 
 

@@ -1,4 +1,4 @@
-"""Gold judge, per-word ground-truth credit, naturalness and diversity.
+"""Gold judge and per-word ground-truth credit (naturalness and diversity: :mod:`rewardlab.metrics`).
 
 Gold judge (tiny preset): VADER's compound score of the response,
 
@@ -167,26 +167,3 @@ def word_credit(response: str, scale_to_compound: bool = True) -> np.ndarray:
         return credit
     factor = compound / total if total != 0 else 1 / math.sqrt(15)
     return credit * factor
-
-
-def distinct_n(responses: Sequence[str], n: int) -> float:
-    """Distinct-n: unique n-grams over all n-grams across ``responses`` (0 when there are none)."""
-    grams = [tuple(words[i: i + n]) for r in responses for words in [r.split()]
-             for i in range(len(words) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def naturalness_nll(policy, tokenizer, prompts: Sequence[str], responses: Sequence[str],
-                    batch_size: int = 256) -> np.ndarray:
-    """Mean token negative log-likelihood of each response given its prompt under ``policy``.
-
-    NLL(y | x) = -(1/|y|) sum_t log pi_SFT(y_t | x, y_<t); lower is more natural. Pass the
-    frozen SFT policy. Empty responses get NaN.
-    """
-    from .policy import response_logprobs
-
-    logprobs, mask = response_logprobs(policy, tokenizer, prompts, responses, batch_size=batch_size)
-    lengths = mask.sum(dim=1)
-    nll = -(logprobs * mask).sum(dim=1) / lengths.clamp(min=1)
-    nll[lengths == 0] = float("nan")
-    return nll.double().numpy()

@@ -14,6 +14,7 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -111,13 +112,15 @@ def kl_best_of_n(n) -> np.ndarray:
     return np.log(n) - (n - 1) / n
 
 
-def best_of_n(proxy, gold, ns) -> dict:
+def best_of_n(proxy, gold, ns, **others) -> dict:
     """Best-of-n by the proxy, for each n: mean proxy and gold of the proxy's pick among the first n.
 
-    ``proxy`` and ``gold`` are [prompts, N] scores of the same N samples per prompt.
+    ``proxy`` and ``gold`` are [prompts, N] scores of the same N samples per prompt; any other
+    [prompts, N] array passed by name (e.g. ``naturalness_nll=...``) is averaged over the picks too.
     """
     proxy, gold = np.asarray(proxy, float), np.asarray(gold, float)
-    out = {"n": [], "proxy": [], "gold": [], "gold_ci95": []}
+    others = {name: np.asarray(values, float) for name, values in others.items()}
+    out = {"n": [], "proxy": [], "gold": [], "gold_ci95": [], **{name: [] for name in others}}
     for n in ns:
         if n > proxy.shape[1]:
             raise ValueError(f"best-of-{n} needs {n} samples per prompt, have {proxy.shape[1]}")
@@ -127,6 +130,8 @@ def best_of_n(proxy, gold, ns) -> dict:
         out["proxy"].append(float(proxy[rows, pick].mean()))
         out["gold"].append(mean_ci95(gold[rows, pick])[0])
         out["gold_ci95"].append(mean_ci95(gold[rows, pick])[1])
+        for name, values in others.items():
+            out[name].append(float(np.nanmean(values[rows, pick])))
     return out
 
 
@@ -134,3 +139,92 @@ def win_rate(gold_a, gold_b) -> tuple[float, float]:
     """Share of items where a beats b (ties count half) and its 95% interval half-width."""
     a, b = np.asarray(gold_a, float), np.asarray(gold_b, float)
     return mean_ci95((a > b) + 0.5 * (a == b))
+
+
+def distinct_n(responses: Sequence[str], n: int) -> float:
+    """Distinct-n: unique n-grams over all n-grams across ``responses`` (0 when there are none)."""
+    grams = [tuple(words[i: i + n]) for r in responses for words in [r.split()]
+             for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def naturalness_nll(policy, tokenizer, prompts: Sequence[str], responses: Sequence[str],
+                    batch_size: int = 256) -> np.ndarray:
+    """Mean token negative log-likelihood of each response given its prompt under ``policy``.
+
+    NLL(y | x) = -(1/|y|) sum_t log pi_SFT(y_t | x, y_<t); lower is more natural. Pass the
+    frozen SFT policy. Empty responses get NaN.
+    """
+    from .policy import response_logprobs
+
+    logprobs, mask = response_logprobs(policy, tokenizer, prompts, responses, batch_size=batch_size)
+    lengths = mask.sum(dim=1)
+    nll = -(logprobs * mask).sum(dim=1) / lengths.clamp(min=1)
+    nll[lengths == 0] = float("nan")
+    return nll.double().numpy()
+
+
+def kde_log_density(samples, points, bandwidth: float | None = None) -> np.ndarray:
+    """log of a Gaussian kernel density estimate of ``samples`` at ``points``.
+
+    rho(x) = (1/n) sum_i N(x; x_i, h^2), with Scott's rule h = sd * n^(-1/5) (scipy's default
+    for one dimension) unless ``bandwidth`` is given. Computed with log-sum-exp, so far tails
+    stay finite instead of underflowing to log 0.
+    """
+    from scipy.special import logsumexp
+
+    samples = np.asarray(samples, float).ravel()
+    points = np.asarray(points, float).ravel()
+    if samples.size < 2 or not np.all(np.isfinite(samples)):
+        raise ValueError(f"a density needs >= 2 finite samples, got {samples.size} ({np.sum(~np.isfinite(samples))} not finite)")
+    h = samples.std(ddof=1) * samples.size ** (-1 / 5) if bandwidth is None else float(bandwidth)
+    if not h > 0:
+        raise ValueError("the samples are all equal, so Scott's bandwidth is 0; pass bandwidth= explicitly")
+    z = (points[:, None] - samples[None, :]) / h
+    return logsumexp(-0.5 * z**2, axis=1) - np.log(samples.size * h * np.sqrt(2 * np.pi))
+
+
+def reward_alignment(demo_rewards, policy_rewards, bandwidth: float | None = None, grid_size: int = 1024) -> float:
+    """Alignment A = KL(rho_demo || rho_pi) of the reward distributions (Rita et al. 2024), in nats.
+
+    A = int rho_demo(r) log(rho_demo(r) / rho_pi(r)) dr, where rho_demo is the density of the
+    rewards of the demonstrations and rho_pi that of the policy's samples. Density estimate:
+    Gaussian KDEs with one shared bandwidth, Scott's rule on the demonstrations (h = sd n^(-1/5))
+    unless ``bandwidth`` is given, so both are seen at the same resolution and a collapsed policy
+    (every sample with one reward) gives a large finite A rather than infinity. The integral is
+    the trapezoid rule on ``grid_size`` points spanning both samples +- 4h. A is 0 when the
+    policy's rewards are distributed as the demonstrations' (up to sampling noise, ~0.003 for
+    4000 samples each). Known answers, 4000 samples each: KL(N(0,1) || N(1,1)) = 0.5 -> 0.53,
+    KL(N(0,1) || N(0,4)) = 0.318 -> 0.32. Limit: where the demonstrations reach beyond every
+    policy sample, rho_pi there is the thin tail of a few kernels and A is overestimated
+    (KL(N(0,4) || N(0,1)) = 0.81 -> 1.02).
+    """
+    demo = np.asarray(demo_rewards, float).ravel()
+    policy = np.asarray(policy_rewards, float).ravel()
+    for name, values in (("demo_rewards", demo), ("policy_rewards", policy)):
+        if values.size < 2 or not np.all(np.isfinite(values)):
+            raise ValueError(f"{name} needs >= 2 finite rewards, got {values.size}; score more samples")
+    h = demo.std(ddof=1) * demo.size ** (-1 / 5) if bandwidth is None else float(bandwidth)
+    if not h > 0:
+        raise ValueError("every demonstration has the same reward, so the bandwidth is 0; pass bandwidth=")
+    grid = np.linspace(min(demo.min(), policy.min()) - 4 * h, max(demo.max(), policy.max()) + 4 * h, grid_size)
+    log_p, log_q = kde_log_density(demo, grid, h), kde_log_density(policy, grid, h)
+    return float(max(np.trapezoid(np.exp(log_p) * (log_p - log_q), grid), 0.0))
+
+
+def kl_to_reference(policy, reference, rollout) -> np.ndarray:
+    """Per response: sum_t log pi(y_t | .) - log pi_ref(y_t | .) over its actions (``<eos>`` included).
+
+    ``rollout`` was sampled from ``policy`` (:func:`rewardlab.ppo_trainer.sample_rollout`), so the
+    mean is a Monte-Carlo estimate of KL(pi || pi_ref) per response; Gao et al. (2022) plot
+    rewards against its square root. Log-probs are those of the sampling distribution.
+    """
+    import torch
+
+    from .ppo_trainer import action_stats
+
+    with torch.no_grad():
+        logprobs, _, _ = action_stats(policy, rollout)
+        ref_logprobs, _, _ = action_stats(reference, rollout)
+    mask = rollout.action_mask.to(logprobs.device).float()
+    return ((logprobs - ref_logprobs) * mask).sum(dim=1).double().cpu().numpy()

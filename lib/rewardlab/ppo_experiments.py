@@ -18,13 +18,15 @@ settings, and differs only in how R is spread over the tokens (and in the seed).
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .judges import distinct_n, naturalness_nll
+from .metrics import distinct_n, kl_to_reference, naturalness_nll
 from .reward_models import score
 
 
@@ -40,64 +42,102 @@ def steps_to_threshold(gold_curve: Sequence[float], threshold: float, window: in
 
 
 def evaluate_policy(model, tokenizer, prompts: Sequence[str], reward_model, gold_fn: Callable, sft_policy,
-                    max_new_tokens: int, seed: int = 12345, batch_size: int = 256) -> dict:
-    """Gold, proxy, naturalness NLL, distinct-2 and length of one sampled response per prompt.
+                    max_new_tokens: int, seed: int = 12345, batch_size: int = 256, per_response: bool = False) -> dict:
+    """Gold, proxy, naturalness NLL, distinct-2, length and KL to the SFT policy of one sampled response per prompt.
 
     Sampled as PPO samples (:func:`rewardlab.ppo_trainer.sample_rollout`), from ``seed``, without
-    touching the caller's random state.
+    touching the caller's random state. ``kl`` is the mean over responses of sum_t log pi - log pi_SFT
+    (:func:`rewardlab.metrics.kl_to_reference`). With ``per_response`` the responses and their
+    gold and proxy scores are returned too (``responses``, ``gold_scores``, ``proxy_scores``).
     """
     from .ppo_trainer import sample_rollout
 
-    prompts, responses = list(prompts), []
+    prompts, responses, kl = list(prompts), [], []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for begin in range(0, len(prompts), batch_size):
-            responses += sample_rollout(model, tokenizer, prompts[begin: begin + batch_size], max_new_tokens).responses
-    return {
-        "gold": float(np.mean(gold_fn(responses))),
-        "proxy": float(np.mean(score(reward_model, tokenizer, prompts, responses, batch_size))),
+            rollout = sample_rollout(model, tokenizer, prompts[begin: begin + batch_size], max_new_tokens)
+            responses += rollout.responses
+            kl.append(kl_to_reference(model, sft_policy, rollout))
+    gold = np.asarray(gold_fn(responses), dtype=float)
+    proxy = np.asarray(score(reward_model, tokenizer, prompts, responses, batch_size), dtype=float)
+    out = {
+        "gold": float(gold.mean()),
+        "proxy": float(proxy.mean()),
         "naturalness_nll": float(np.nanmean(naturalness_nll(sft_policy, tokenizer, prompts, responses, batch_size))),
         "distinct_2": distinct_n(responses, 2),
         "response_words": float(np.mean([len(r.split()) for r in responses])),
+        "kl": float(np.concatenate(kl).mean()),
         "example": responses[0],
     }
+    if per_response:
+        out.update(responses=responses, gold_scores=gold, proxy_scores=proxy)
+    return out
+
+
+@dataclass(frozen=True)
+class Method:
+    """One PPO configuration of a grid: its reward function for a seed, and preset overrides
+    (for example ``{"ppo_kl_coef": 0.0}``); every other setting is the preset's."""
+
+    reward_fn: Callable[[int], Callable]
+    overrides: dict = field(default_factory=dict)
+
+
+def run_methods(preset, policy, tokenizer, reward_model, prompts: Sequence[str], eval_prompts: Sequence[str],
+                gold_fn: Callable, methods: dict[str, Method], seeds: Sequence[int], *, per_response: bool = False,
+                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PPO for every (method, seed) from the same SFT policy; returns (per-step log, per-run summary).
+
+    The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS``; the
+    summary one row per (method, seed) with the final evaluation (``final_*``, see
+    :func:`evaluate_policy`; with ``per_response`` also each response's scores) and the run's
+    seconds.
+    """
+    from tqdm.auto import tqdm
+
+    from .ppo_trainer import train_ppo
+
+    steps, summary = [], []
+    for seed, name in tqdm([(s, m) for s in seeds for m in methods], desc="runs", disable=not progress):
+        method = methods[name]
+        run_preset = dataclasses.replace(preset, **method.overrides)
+        result = train_ppo(run_preset, policy, tokenizer, method.reward_fn(seed), prompts, seed=seed, name=name,
+                           gold_fn=gold_fn, progress=False)
+        steps.append(pd.DataFrame({"method": name, "seed": seed, **result.log}))
+        final = evaluate_policy(result.model, tokenizer, eval_prompts, reward_model, gold_fn, policy,
+                                preset.ppo_max_new_tokens, batch_size=preset.eval_batch_size, per_response=per_response)
+        summary.append({"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
+                        "reward_seconds": float(np.sum(result.log["reward_seconds"])),
+                        **{f"final_{k}": v for k, v in final.items()}})
+    return pd.concat(steps, ignore_index=True), pd.DataFrame(summary)
 
 
 def run_grid(preset, policy, tokenizer, reward_model, prompts: Sequence[str], eval_prompts: Sequence[str],
              gold_fn: Callable, shapes: Sequence[str], seeds: Sequence[int], *, with_rloo: bool = True,
              progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """PPO for every (shape, seed), plus TRL's RLOO per seed; returns (per-step log, per-run summary).
-
-    The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS``; the
-    summary one row per (method, seed) with the final evaluation and the run's wall-clock seconds.
-    """
-    from tqdm.auto import tqdm
-
-    from .ppo_trainer import train_ppo
+    """PPO for every (shape, seed) (:func:`run_methods`), plus TRL's RLOO per seed as the external reference."""
     from .shaping import shaped_reward_fn
     from .trl_peers import train_with_trl_rloo
 
-    steps, summary = [], []
-    runs = [(shape, seed) for seed in seeds for shape in shapes] + ([("trl_rloo", s) for s in seeds] if with_rloo else [])
-    for method, seed in tqdm(runs, desc="runs", disable=not progress):
-        if method == "trl_rloo":
-            model, log, seconds = train_with_trl_rloo(preset, policy, tokenizer, reward_model, prompts, seed=seed,
-                                                      gold_fn=gold_fn)
-            log = {"step": list(range(1, len(log["proxy_reward"]) + 1)), **log}
-            reward_seconds = float("nan")
-        else:
-            reward_fn = shaped_reward_fn(method, reward_model, tokenizer, shap_max_evals=preset.ppo_shap_max_evals,
-                                         lime_num_samples=preset.ppo_lime_num_samples, seed=seed)
-            result = train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=seed, name=method, gold_fn=gold_fn,
-                               progress=False)
-            model, log = result.model, result.log
-            seconds, reward_seconds = float(np.sum(log["seconds"])), float(np.sum(log["reward_seconds"]))
-        steps.append(pd.DataFrame({"method": method, "seed": seed, **log}))
+    def shape_method(shape):
+        return Method(lambda seed: shaped_reward_fn(shape, reward_model, tokenizer, seed=seed,
+                                                    shap_max_evals=preset.ppo_shap_max_evals,
+                                                    lime_num_samples=preset.ppo_lime_num_samples))
+
+    steps, summary = run_methods(preset, policy, tokenizer, reward_model, prompts, eval_prompts, gold_fn,
+                                 {shape: shape_method(shape) for shape in shapes}, seeds, progress=progress)
+    steps, summary = [steps], [summary]
+    for seed in seeds if with_rloo else []:
+        model, log, seconds = train_with_trl_rloo(preset, policy, tokenizer, reward_model, prompts, seed=seed,
+                                                  gold_fn=gold_fn)
+        steps.append(pd.DataFrame({"method": "trl_rloo", "seed": seed,
+                                   "step": list(range(1, len(log["proxy_reward"]) + 1)), **log}))
         final = evaluate_policy(model, tokenizer, eval_prompts, reward_model, gold_fn, policy, preset.ppo_max_new_tokens,
                                 batch_size=preset.eval_batch_size)
-        summary.append({"method": method, "seed": seed, "seconds": seconds, "reward_seconds": reward_seconds,
-                        **{f"final_{k}": v for k, v in final.items()}})
-    return pd.concat(steps, ignore_index=True), pd.DataFrame(summary)
+        summary.append(pd.DataFrame([{"method": "trl_rloo", "seed": seed, "seconds": seconds,
+                                      "reward_seconds": float("nan"), **{f"final_{k}": v for k, v in final.items()}}]))
+    return pd.concat(steps, ignore_index=True), pd.concat(summary, ignore_index=True)
 
 
 def learning_speed(steps: pd.DataFrame, threshold: float, window: int = 3) -> pd.DataFrame:
@@ -166,3 +206,30 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
     return {"objective": float(np.mean(gold)), "final_gold": final["gold"],
             "final_naturalness_nll": final["naturalness_nll"], "seconds": float(np.sum(result.log["seconds"])),
             "gold_curve": [float(g) for g in gold]}
+
+
+def best_of_n_curve(policy, tokenizer, prompts: Sequence[str], reward_model, gold_fn: Callable, max_n: int,
+                    max_new_tokens: int, seed: int = 12345, batch_size: int = 256) -> dict:
+    """Best-of-n against the proxy, n = 1, 2, 4, ..., ``max_n``: the other way to spend KL (Gao et al. 2022).
+
+    ``max_n`` responses per prompt are sampled as PPO samples them; for each n the proxy's pick
+    among the first n gives the mean proxy, gold, naturalness NLL and length
+    (:func:`rewardlab.metrics.best_of_n`), and KL(best-of-n || policy) = log n - (n - 1)/n.
+    """
+    from .metrics import best_of_n, kl_best_of_n
+    from .ppo_trainer import sample_rollout
+
+    flat_prompts, responses = [p for p in prompts for _ in range(max_n)], []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for begin in range(0, len(flat_prompts), batch_size):
+            responses += sample_rollout(policy, tokenizer, flat_prompts[begin: begin + batch_size], max_new_tokens).responses
+    shape = (len(prompts), max_n)
+    proxy = np.asarray(score(reward_model, tokenizer, flat_prompts, responses, batch_size)).reshape(shape)
+    gold = np.asarray(gold_fn(responses), dtype=float).reshape(shape)
+    nll = naturalness_nll(policy, tokenizer, flat_prompts, responses, batch_size).reshape(shape)
+    words = np.array([len(r.split()) for r in responses], dtype=float).reshape(shape)
+    ns = [2**k for k in range(int(np.log2(max_n)) + 1)]
+    curve = best_of_n(proxy, gold, ns, naturalness_nll=nll, response_words=words)
+    curve["kl"] = kl_best_of_n(ns).tolist()
+    return curve
