@@ -66,6 +66,13 @@ def test_ppo_run_logs_every_quantity_is_reproducible_and_keeps_the_reference(ppo
     second = P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
                          gold_fn=lambda responses: np.zeros(len(responses)))
     assert set(first.log) == set(P.LOG_KEYS) and first.log["step"] == list(range(1, preset.ppo_steps + 1))
+    tracked = P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
+                          gold_fn=lambda responses: np.zeros(len(responses)),
+                          track={"words": lambda p, r: [len(x.split()) for x in r]})
+    assert tracked.log["proxy_reward"] == first.log["proxy_reward"]  # logging only: the run is unchanged
+    assert len(tracked.log["words"]) == preset.ppo_steps and all(w > 0 for w in tracked.log["words"])
+    with pytest.raises(ValueError, match="clash"):
+        P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, track={"kl": reward_fn}, progress=False)
     for key in P.LOG_KEYS:
         if key not in ("seconds", "reward_seconds"):
             assert np.all(np.isfinite(first.log[key])), key

@@ -86,13 +86,13 @@ class Method:
 
 def run_methods(preset, policy, tokenizer, reward_model, prompts: Sequence[str], eval_prompts: Sequence[str],
                 gold_fn: Callable, methods: dict[str, Method], seeds: Sequence[int], *, per_response: bool = False,
-                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                track: dict[str, Callable] | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PPO for every (method, seed) from the same SFT policy; returns (per-step log, per-run summary).
 
     The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS``; the
     summary one row per (method, seed) with the final evaluation (``final_*``, see
     :func:`evaluate_policy`; with ``per_response`` also each response's scores) and the run's
-    seconds.
+    seconds. ``track`` adds logged-only per-step means (see :func:`rewardlab.ppo_trainer.train_ppo`).
     """
     from tqdm.auto import tqdm
 
@@ -103,7 +103,7 @@ def run_methods(preset, policy, tokenizer, reward_model, prompts: Sequence[str],
         method = methods[name]
         run_preset = dataclasses.replace(preset, **method.overrides)
         result = train_ppo(run_preset, policy, tokenizer, method.reward_fn(seed), prompts, seed=seed, name=name,
-                           gold_fn=gold_fn, progress=False)
+                           gold_fn=gold_fn, track=track, progress=False)
         steps.append(pd.DataFrame({"method": name, "seed": seed, **result.log}))
         final = evaluate_policy(result.model, tokenizer, eval_prompts, reward_model, gold_fn, policy,
                                 preset.ppo_max_new_tokens, batch_size=preset.eval_batch_size, per_response=per_response)

@@ -187,9 +187,11 @@ class PPOResult:
 
 def train_ppo(preset: Preset, policy, tokenizer, reward_fn: Callable, prompts: Sequence[str], *, seed: int = 0,
               name: str = "reward", gold_fn: Callable | None = None, steps: int | None = None,
-              progress: bool = True) -> PPOResult:
+              track: dict[str, Callable] | None = None, progress: bool = True) -> PPOResult:
     """PPO from a copy of ``policy`` (another copy is the frozen reference) on ``reward_fn``; one rollout of
-    ``ppo_batch_size`` prompts drawn from ``prompts`` per step. ``gold_fn(responses)`` is logged only."""
+    ``ppo_batch_size`` prompts drawn from ``prompts`` per step. ``gold_fn(responses)`` is logged only, and
+    so is each ``track[name](prompts, responses)`` (its mean over the rollout, under ``name``): for
+    example the reward model's score when the trained reward is something else."""
     from accelerate import Accelerator
 
     from .policy import set_seed
@@ -207,7 +209,11 @@ def train_ppo(preset: Preset, policy, tokenizer, reward_fn: Callable, prompts: S
     model.eval()  # no dropout: old and new log-probs must come from the same function
     prompt_rng = np.random.default_rng([seed, accelerator.process_index])
     kl_coef = preset.ppo_kl_coef
-    log = {key: [] for key in LOG_KEYS}
+    track = dict(track or {})
+    clash = set(track) & set(LOG_KEYS)
+    if clash:
+        raise ValueError(f"track names {sorted(clash)} clash with the trainer's own log; rename them")
+    log = {key: [] for key in (*LOG_KEYS, *track)}
     samples = []
     for step in tqdm(range(1, steps + 1), desc=f"PPO ({name})", disable=not progress):
         started = time.perf_counter()
@@ -255,6 +261,8 @@ def train_ppo(preset: Preset, policy, tokenizer, reward_fn: Callable, prompts: S
         }
         for key, value in values.items():
             log[key].append(float(accelerator.reduce(value.to(accelerator.device).float(), "mean")))
+        for key, fn in track.items():
+            log[key].append(float(np.mean(fn(rollout.prompts, rollout.responses))))
         log["step"].append(step)
         log["kl_coef"].append(kl_coef)
         log["reward_seconds"].append(reward_seconds)
