@@ -58,3 +58,13 @@ def test_brme_reward_is_a_ppo_reward_and_says_which_objective(smoke_preset, smok
         BRMEReward(brme, tokenizer, nominal_weight=1.0, corrupt_heads=[3])
     placed = token_reward_tensor(rewards, rollout, step=1, name="robust")
     assert placed.sum(1).numpy() == pytest.approx(rewards, abs=1e-5)
+
+
+def test_peak_to_final_drop_measures_how_far_a_run_fell_from_its_best():
+    from rewardlab.ppo_experiments import peak_to_final_drop
+
+    assert peak_to_final_drop([0, 1, 2, 3], window=1) == 0.0  # still rising: no drop
+    assert peak_to_final_drop([0, 4, 1, 1], window=1) == 3.0
+    assert peak_to_final_drop([0, 4, 1, 1], window=2) == pytest.approx(2.5 - 1.0)  # trailing means .. 2, 2.5, 1
+    with pytest.raises(ValueError, match="window"):
+        peak_to_final_drop([1, 2], window=3)

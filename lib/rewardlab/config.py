@@ -142,6 +142,11 @@ class Preset:
     rcfd_bon_prompts: int = 128  # held-out prompts of the best-of-n curve
     rcfd_bon_max_n: int = 64  # samples per prompt: best-of-n for n = 1, 2, 4, ..., this
 
+    # Reward-robust RLHF against a BRME (rewardlab.robust)
+    robust_ppo_steps: int = 60  # longer than ppo_steps, so a nominal-only run has room to over-optimise
+    robust_uwo_penalty: float = 1.0  # lambda of mean - lambda * std (Coste et al.)
+    robust_corrupt_head: int = 0  # the head negated in the corruption experiment (a head trained on flipped labels)
+
     def config_hash(self, fields: typing.Iterable[str] | None = None) -> str:
         """Short stable hash of the named fields (all fields when None): the artifact cache key."""
         values = dataclasses.asdict(self)
@@ -224,6 +229,7 @@ SMOKE_OVERRIDES: dict[str, object] = {
     "bo_confirm_seeds": 2,
     "rcfd_bon_prompts": 8,
     "rcfd_bon_max_n": 4,
+    "robust_ppo_steps": 6,
 }
 
 _POSITIVE_FIELDS = (
@@ -238,6 +244,7 @@ _POSITIVE_FIELDS = (
     "ppo_gamma", "ppo_lam", "ppo_clip_range", "ppo_value_clip_range", "ppo_seeds", "ppo_shap_max_evals",
     "ppo_lime_num_samples", "ppo_eval_prompts", "bo_trials", "bo_init", "bo_q", "bo_workers", "bo_inner_steps",
     "bo_shap_max_evals", "bo_lime_num_samples", "bo_confirm_seeds", "rcfd_bon_prompts", "rcfd_bon_max_n",
+    "robust_ppo_steps",
 )
 
 
@@ -296,6 +303,10 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"ppo_gamma and ppo_lam must lie in (0, 1], got {preset.ppo_gamma} and {preset.ppo_lam}")
     if preset.temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {preset.temperature}")
+    if preset.robust_uwo_penalty < 0 or not 0 <= preset.robust_corrupt_head < preset.brme_heads:
+        raise ValueError(f"robust_uwo_penalty must be >= 0 and robust_corrupt_head one of the {preset.brme_heads} "
+                         f"BRME heads (0..{preset.brme_heads - 1}); got {preset.robust_uwo_penalty} and "
+                         f"{preset.robust_corrupt_head}")
     needed = preset.prompt_words + preset.max_response_words + 2
     if not preset.policy_name and preset.n_positions < needed:
         raise ValueError(

@@ -41,6 +41,16 @@ def steps_to_threshold(gold_curve: Sequence[float], threshold: float, window: in
     return float("nan")
 
 
+def peak_to_final_drop(gold_curve: Sequence[float], window: int = 5) -> float:
+    """Stability of a run: max over steps of the trailing ``window``-step mean of gold, minus its final value
+    (0 when the run ends at its best; large when it peaked and then fell, as over-optimisation does)."""
+    curve = np.asarray(gold_curve, dtype=float)
+    if window < 1 or len(curve) < window:
+        raise ValueError(f"need a window in [1, {len(curve)}] (the curve's length), got {window}")
+    smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
+    return float(smooth.max() - smooth[-1])
+
+
 def evaluate_policy(model, tokenizer, prompts: Sequence[str], reward_model, gold_fn: Callable, sft_policy,
                     max_new_tokens: int, seed: int = 12345, batch_size: int = 256, per_response: bool = False) -> dict:
     """Gold, proxy, naturalness NLL, distinct-2, length and KL to the SFT policy of one sampled response per prompt.
