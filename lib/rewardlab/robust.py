@@ -33,10 +33,14 @@ import numpy as np
 from .brme import head_predictions, nominal_reward, uncertainty_penalised_reward, worst_head_reward
 
 
-def robust_reward(mu: np.ndarray, sigma: np.ndarray, nominal_weight: float) -> np.ndarray:
-    """w * mu_{argmin sigma} + (1 - w) * min_k mu_k per row of [N, K] heads; w = ``nominal_weight`` in [0, 1]."""
+def _check_nominal_weight(nominal_weight: float) -> None:
     if not 0.0 <= nominal_weight <= 1.0:
         raise ValueError(f"nominal_weight must lie in [0, 1] (1 = nominal RLHF, 0 = worst head), got {nominal_weight}")
+
+
+def robust_reward(mu: np.ndarray, sigma: np.ndarray, nominal_weight: float) -> np.ndarray:
+    """w * mu_{argmin sigma} + (1 - w) * min_k mu_k per row of [N, K] heads; w = ``nominal_weight`` in [0, 1]."""
+    _check_nominal_weight(nominal_weight)
     return nominal_weight * nominal_reward(mu, sigma) + (1.0 - nominal_weight) * worst_head_reward(mu)
 
 
@@ -52,8 +56,8 @@ class BRMEReward:
         if (nominal_weight is None) == (penalty is None):
             raise ValueError("give exactly one of nominal_weight= (robust mix: 1 nominal, 0 worst head) or "
                              "penalty= (mean - penalty * std of the heads)")
-        if nominal_weight is not None and not 0.0 <= nominal_weight <= 1.0:
-            raise ValueError(f"nominal_weight must lie in [0, 1] (1 = nominal RLHF, 0 = worst head), got {nominal_weight}")
+        if nominal_weight is not None:
+            _check_nominal_weight(nominal_weight)
         if penalty is not None and penalty < 0:
             raise ValueError(f"penalty must be >= 0, got {penalty}")
         n_heads = len(brme.heads)
