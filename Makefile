@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.rewardlab-installed
 PRESET ?= tiny
+BENCH_ARGS ?=
 
-.PHONY: setup test reproduce lab clean-artifacts
+.PHONY: setup test reproduce figures bench lab clean-artifacts
 
 setup: $(STAMP)
 
@@ -21,6 +22,15 @@ test: setup
 
 reproduce: setup
 	$(PY) -m rewardlab.reproduce --preset $(PRESET)
+
+# Redraw figures/ and rewrite papermill_runs/SUMMARY.md from the saved runs: no training.
+figures: setup
+	$(PY) -m rewardlab.figures
+
+# Side-by-side peer comparisons -> benchmarks/RESULTS.md (about 20 minutes on the 2-core machine; run it alone).
+# BENCH_ARGS="--quick --output /tmp/bench_quick.md" checks the harness in a few minutes.
+bench: setup
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -10,9 +10,13 @@ learning rate, KL coefficient and update passes (4 epochs of 16-response minibat
 
 Samples per second = rollouts x batch / seconds; the quality column is the mean proxy reward of
 the last 5 rollouts. Then, one run per dense shape (``--shapes``), the share of a PPO step spent
-inside ``reward_fn`` (scoring + attribution) against the sparse run's share.
+inside ``reward_fn`` (scoring + attribution) against the sparse run's share (``--shape-steps``
+rollouts each, default ``--steps``). ``main()`` returns all of it (the comparison as
+``side_by_side.summarise`` gives it, the shapes' rows under ``"shapes"``) with the settings;
+``--json PATH`` writes that dict.
 
     .venv/bin/python benchmarks/bench_ppo.py [--steps 40] [--repeats 3] [--shapes abc,shap,lime]
+        [--shape-steps N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ import argparse
 import statistics
 import time
 
+from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
 
-def main() -> None:
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shapes", default="abc,shap,lime")
-    args = parser.parse_args()
+    parser.add_argument("--shape-steps", type=int, default=None, help="rollouts per shape run; default: --steps")
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
 
     import numpy as np
 
@@ -40,7 +48,6 @@ def main() -> None:
     from rewardlab.shaping import shaped_reward_fn
     from rewardlab.trl_peers import train_with_trl_rloo
     from rewardlab.world import build_world
-    from side_by_side import run_side_by_side
 
     preset = load_preset("tiny", ppo_steps=args.steps)
     world = build_world(preset)
@@ -62,20 +69,32 @@ def main() -> None:
         _, log, seconds = train_with_trl_rloo(preset, policy, tokenizer, reward_model, prompts, seed=repeat)
         return samples / seconds, float(np.mean(log["proxy_reward"][-5:]))
 
-    run_side_by_side({"rewardlab": rewardlab_run, "trl-rloo": rloo_run}, args.repeats, "samples/s",
-                     "final proxy", warmup=0)
+    results = run_side_by_side({"rewardlab": rewardlab_run, "trl-rloo": rloo_run}, args.repeats, "samples/s",
+                               "final proxy", warmup=0)
 
-    print("\nshare of a PPO step inside reward_fn (scoring + attribution), one run each, seed 0:")
+    shape_steps = args.shape_steps or args.steps
+    shape_preset = load_preset("tiny", ppo_steps=shape_steps)
+    print(f"\nshare of a PPO step inside reward_fn (scoring + attribution), one run each of {shape_steps} steps, "
+          "seed 0:")
+    shapes = []
     for shape in ["sparse"] + [s for s in args.shapes.split(",") if s]:
         fn = shaped_reward_fn(shape, reward_model, tokenizer, shap_max_evals=preset.ppo_shap_max_evals,
                               lime_num_samples=preset.ppo_lime_num_samples)
         start = time.perf_counter()
-        log = train_ppo(preset, policy, tokenizer, fn, prompts, seed=0, name=shape, progress=False).log
+        log = train_ppo(shape_preset, policy, tokenizer, fn, prompts, seed=0, name=shape, progress=False).log
         total = time.perf_counter() - start
-        per_step = statistics.median(log["seconds"])
-        share = sum(log["reward_seconds"]) / sum(log["seconds"])
-        print(f"{shape:8s} {total:6.1f} s for {args.steps} steps, median step {per_step:.2f} s, "
-              f"reward_fn {share:.0%} of the step, {samples / total:.0f} samples/s")
+        row = {"shape": shape, "seconds": total, "median_step": statistics.median(log["seconds"]),
+               "reward_share": sum(log["reward_seconds"]) / sum(log["seconds"]),
+               "samples_per_s": shape_steps * preset.ppo_batch_size / total}
+        shapes.append(row)
+        print(f"{shape:8s} {total:6.1f} s for {shape_steps} steps, median step {row['median_step']:.2f} s, "
+              f"reward_fn {row['reward_share']:.0%} of the step, {row['samples_per_s']:.0f} samples/s")
+
+    settings = {"repeats": args.repeats, "steps": args.steps, "shape_steps": shape_steps, "prompts": len(prompts),
+                **preset.subset(["ppo_batch_size", "ppo_max_new_tokens", "ppo_learning_rate", "ppo_kl_coef",
+                                 "ppo_epochs", "ppo_minibatch_size", "ppo_shap_max_evals", "ppo_lime_num_samples"])}
+    return write_json(args.json, {"bench": "ppo", "settings": settings,
+                                  **summarise(results, "samples/s", "final proxy"), "shapes": shapes})
 
 
 if __name__ == "__main__":

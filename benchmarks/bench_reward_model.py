@@ -4,9 +4,10 @@ Same model class and initialisation seed, same preference pairs (the tiny preset
 training pairs), same epochs, batch size, learning rate and schedule, alternating A B A B in
 one process. Reports pairs per second (pairs x epochs / seconds of the training loop: the
 tokenisation before it is excluded for both, as TRL's Trainer reports train_runtime), the
-pairwise ratio, and the held-out accuracy each reaches.
+pairwise ratio, and the held-out accuracy each reaches. ``main()`` returns them (see
+``side_by_side.summarise``) with the settings; ``--json PATH`` writes that dict.
 
-    .venv/bin/python benchmarks/bench_reward_model.py [--repeats 5] [--warmup 1]
+    .venv/bin/python benchmarks/bench_reward_model.py [--repeats 5] [--warmup 1] [--epochs 3] [--json PATH]
 
 Run it alone: two torch processes on two cores slow each other down several-fold.
 """
@@ -15,14 +16,16 @@ from __future__ import annotations
 
 import argparse
 
-from side_by_side import run_side_by_side
+from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each first")
-    args = parser.parse_args()
+    parser.add_argument("--epochs", type=int, default=None, help="default: the tiny preset's rm_epochs")
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
 
     import torch
 
@@ -35,7 +38,7 @@ def main() -> None:
     from rewardlab.trl_peers import train_with_trl_reward_trainer
     from rewardlab.world import build_world
 
-    preset = load_preset("tiny")
+    preset = load_preset("tiny", **({"rm_epochs": args.epochs} if args.epochs else {}))
     world = build_world(preset)
     policy, tokenizer, _ = load_sft_policy(preset, world=world, progress=False)
     train, heldout = load_preference_data(preset, policy, tokenizer, world, load_gold_judge(preset), progress=False)
@@ -55,8 +58,14 @@ def main() -> None:
         model, seconds = train_with_trl_reward_trainer(preset, tokenizer, train, seed=seed)
         return work / seconds, accuracy(model)
 
-    run_side_by_side({"rewardlab": ours, "TRL": trl}, args.repeats, "pairs/s", "held-out accuracy",
-                     warmup=args.warmup)
+    results = run_side_by_side({"rewardlab": ours, "TRL": trl}, args.repeats, "pairs/s", "held-out accuracy",
+                               warmup=args.warmup)
+    settings = {"repeats": args.repeats, "warmup": args.warmup, "train_pairs": len(train),
+                "heldout_pairs": len(heldout), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                **preset.subset(["rm_epochs", "rm_batch_size", "rm_n_layer", "rm_n_embd", "rm_learning_rate"])}
+    return write_json(args.json, {"bench": "reward_model", "settings": settings,
+                                  **summarise(results, "pairs/s", "held-out accuracy")})
+
 
 if __name__ == "__main__":
     main()

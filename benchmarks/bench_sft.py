@@ -3,9 +3,10 @@
 Both train the same GPT-2 config on the same tokenised reviews for the same number of steps,
 batch size, learning rate and schedule shape, in the same process, alternating A B A B so that
 drift of this noisy machine hits both. Reports seconds per run (min / median / max), the
-median ratio rewardlab / Trainer, and the final validation loss of each.
+median ratio rewardlab / Trainer, and the final validation loss of each. ``main()`` returns them
+(see ``side_by_side.summarise``) with the settings; ``--json PATH`` writes that dict.
 
-    .venv/bin/python benchmarks/bench_sft.py [--repeats 3] [--steps 400]
+    .venv/bin/python benchmarks/bench_sft.py [--repeats 3] [--steps 400] [--json PATH]
 
 Target (issue 2): SFT of the tiny policy within 2 minutes on the 2-core machine.
 """
@@ -16,7 +17,7 @@ import argparse
 import time
 
 import torch
-from side_by_side import run_side_by_side
+from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
 
 
 def run_rewardlab(preset, tokenizer, world):
@@ -61,11 +62,12 @@ def run_trainer(preset, tokenizer, world):
     return time.perf_counter() - start, val_loss
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None, help="default: the tiny preset's sft_steps")
-    args = parser.parse_args()
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
     from rewardlab.config import load_preset
     from rewardlab.world import build_tokenizer, build_world
 
@@ -76,9 +78,16 @@ def main() -> None:
     world, tokenizer = build_world(preset), build_tokenizer(preset)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, steps {preset.sft_steps}, "
           f"batch {preset.sft_batch_size}, train reviews {len(world.splits['train'])}")
-    run_side_by_side({"rewardlab": lambda r: run_rewardlab(preset, tokenizer, world),
-                      "trainer": lambda r: run_trainer(preset, tokenizer, world)},
-                     args.repeats, "s", "final validation loss")
+    results = run_side_by_side({"rewardlab": lambda r: run_rewardlab(preset, tokenizer, world),
+                                "trainer": lambda r: run_trainer(preset, tokenizer, world)},
+                               args.repeats, "s", "final validation loss")
+    settings = {"repeats": args.repeats, "train_reviews": len(world.splits["train"]), "vocabulary": len(tokenizer),
+                "torch": torch.__version__, "threads": torch.get_num_threads(),
+                **preset.subset(["sft_steps", "sft_batch_size", "sft_learning_rate", "sft_warmup_steps",
+                                 "n_layer", "n_embd"])}
+    return write_json(args.json, {"bench": "sft", "settings": settings,
+                                  **summarise(results, "s", "final validation loss")})
+
 
 if __name__ == "__main__":
     main()

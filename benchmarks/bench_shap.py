@@ -16,8 +16,11 @@ Agreement = mean over responses of the Pearson correlation with a reference: rew
 ``--reference-evals`` evaluations with another seed. Matched agreement: for each peer run, the
 cheapest rewardlab budget whose agreement is at least the peer's (within ``--tolerance``), and
 the ratio of seconds; at equal budgets the two permutation estimators are the same estimator.
+``main()`` returns all of it (per contender and budget the spread of seconds per response and
+the median evaluations and agreement; the ratios; the settings); ``--json PATH`` writes that dict.
 
     .venv/bin/python benchmarks/bench_shap.py [--responses 8] [--budgets 128,256,512,1024] [--repeats 2]
+        [--json PATH]
 """
 
 from __future__ import annotations
@@ -27,15 +30,18 @@ import statistics
 import time
 import warnings
 
+from side_by_side import add_json_flag, pairwise_ratio, spread, write_json
 
-def main() -> None:
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--responses", type=int, default=8)
     parser.add_argument("--budgets", default="128,256,512,1024")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--reference-evals", type=int, default=4096)
     parser.add_argument("--tolerance", type=float, default=0.0, help="agreement counted as matched within this")
-    args = parser.parse_args()
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
     budgets = [int(b) for b in args.budgets.split(",")]
 
     import numpy as np
@@ -107,30 +113,55 @@ def main() -> None:
                 print(f"repeat {repeat} budget {budget:5d} {name:10s} {seconds / len(responses):7.3f} s/response "
                       f"{evals / len(responses):7.1f} evals/response  agreement {agree:.4f}", flush=True)
 
-    print("\nmedians over repeats: s/response, evals/response, agreement with the reference")
-    summary = {name: {b: tuple(statistics.median(x[i] for x in rows[name][b]) for i in range(3)) for b in budgets}
+    summary = {name: {b: {**spread(x[0] for x in rows[name][b]),
+                          "evals": statistics.median(x[1] for x in rows[name][b]),
+                          "agreement": statistics.median(x[2] for x in rows[name][b])} for b in budgets}
                for name in contenders}
-    for name in contenders:
-        for b in budgets:
-            s, e, a = summary[name][b]
-            print(f"  {name:10s} budget {b:5d}: {s:7.3f} s  {e:7.1f} evals  agreement {a:.4f}")
-    print("\nequal budget (the same permutation estimator): peer seconds / rewardlab seconds, pairwise per repeat")
-    for b in budgets:
-        ratios = [p[0] / o[0] for p, o in zip(rows["shap-perm"][b], rows["rewardlab"][b])]
-        print(f"  shap-perm / rewardlab at budget {b}: median {statistics.median(ratios):.2f} "
-              f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
-    print("\nmatched agreement: peer seconds / seconds of the cheapest rewardlab budget that agrees at least as well"
-          f" (within {args.tolerance})")
+    equal_budget = {b: pairwise_ratio([p[0] for p in rows["shap-perm"][b]], [o[0] for o in rows["rewardlab"][b]])
+                    for b in budgets}
+    matched = {}
     for name in ("shap-perm", "shap-part"):
         for b in budgets:
-            s, _, a = summary[name][b]
-            ok = [summary["rewardlab"][c] for c in budgets if summary["rewardlab"][c][2] >= a - args.tolerance]
-            if not ok:
-                print(f"  {name} budget {b}: agreement {a:.4f} above every rewardlab budget; no match")
-                continue
-            cheapest = min(ok, key=lambda row: row[0])
-            print(f"  {name} budget {b} (agreement {a:.4f}): {s / cheapest[0]:.1f}x rewardlab's "
-                  f"{cheapest[0]:.3f} s (agreement {cheapest[2]:.4f})")
+            a = summary[name][b]["agreement"]
+            ok = [c for c in budgets if summary["rewardlab"][c]["agreement"] >= a - args.tolerance]
+            cheapest = min(ok, key=lambda c: summary["rewardlab"][c]["median"]) if ok else None
+            matched[name, b] = None if cheapest is None else {
+                "rewardlab_budget": cheapest,
+                "ratio": summary[name][b]["median"] / summary["rewardlab"][cheapest]["median"]}
+
+    print("\nmedians over repeats: s/response, evals/response, agreement with the reference")
+    for name in contenders:
+        for b in budgets:
+            row = summary[name][b]
+            print(f"  {name:10s} budget {b:5d}: {row['median']:7.3f} s  {row['evals']:7.1f} evals  "
+                  f"agreement {row['agreement']:.4f}")
+    print("\nequal budget (the same permutation estimator): peer seconds / rewardlab seconds, pairwise per repeat")
+    for b in budgets:
+        ratio = equal_budget[b]
+        print(f"  shap-perm / rewardlab at budget {b}: median {ratio['median']:.2f} "
+              f"(min {ratio['min']:.2f}, max {ratio['max']:.2f})")
+    print("\nmatched agreement: peer seconds / seconds of the cheapest rewardlab budget that agrees at least as well"
+          f" (within {args.tolerance})")
+    for (name, b), match in matched.items():
+        a = summary[name][b]["agreement"]
+        if match is None:
+            print(f"  {name} budget {b}: agreement {a:.4f} above every rewardlab budget; no match")
+            continue
+        ours_row = summary["rewardlab"][match["rewardlab_budget"]]
+        print(f"  {name} budget {b} (agreement {a:.4f}): {match['ratio']:.1f}x rewardlab's "
+              f"{ours_row['median']:.3f} s (agreement {ours_row['agreement']:.4f})")
+
+    settings = {"responses": len(responses), "mean_tokens": float(np.mean([len(r.split()) for r in responses])),
+                "budgets": budgets, "repeats": args.repeats, "reference_evals": args.reference_evals,
+                "tolerance": args.tolerance, "torch": torch.__version__, "shap": shap.__version__,
+                "threads": torch.get_num_threads()}
+    return write_json(args.json, {
+        "bench": "shap", "settings": settings, "unit": "s/response", "quality": "agreement",
+        "contenders": {name: {str(b): {**row, "runs": [list(x) for x in rows[name][b]]}
+                              for b, row in summary[name].items()} for name in contenders},
+        "ratio_equal_budget": {"of": "shap-perm / rewardlab", "budgets": {str(b): r for b, r in equal_budget.items()}},
+        "matched_agreement": {name: {str(b): matched[name, b] for b in budgets} for name in ("shap-perm", "shap-part")},
+    })
 
 
 if __name__ == "__main__":

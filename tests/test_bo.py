@@ -55,6 +55,16 @@ def test_an_interrupted_study_resumes_at_the_next_trial_with_nothing_lost(tmp_pa
     random = bo.run_study(tmp_path / "rs.jsonl", _objective, strategy="random", budget=5, n_init=3, progress=False)
     assert [t["u"] for t in random[:3]] == [t["u"] for t in trials[:3]]
     assert bo.best_so_far(random).tolist() == list(np.maximum.accumulate([t["objective"] for t in random]))
+    # ... and need not be run twice: reused trials are copied, only the random ones are evaluated
+    calls.clear()
+    counted = lambda spec: calls.append(spec["trial"]) or _objective(spec)  # noqa: E731
+    shared = bo.run_study(tmp_path / "rs2.jsonl", counted, strategy="random", budget=5, n_init=3, reuse=trials,
+                          progress=False)
+    assert calls == [3, 4] and [t["objective"] for t in shared] == [t["objective"] for t in random]
+    assert [t.get("reused", False) for t in shared] == [True] * 3 + [False] * 2
+    with pytest.raises(ValueError, match="cannot reuse trial 0"):
+        bo.run_study(tmp_path / "rs3.jsonl", counted, strategy="random", budget=5, n_init=3, seed=9, reuse=trials,
+                     progress=False)
 
 
 def test_a_corrupted_line_or_a_foreign_log_is_reported(tmp_path):

@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -167,3 +168,32 @@ def test_steps_to_threshold_uses_a_trailing_mean_and_reports_never_as_nan():
     speed = learning_speed(steps, 0.5, window=1).set_index("method")
     assert speed.loc["a", "steps_to_threshold"] == 2 and np.isnan(speed.loc["b", "steps_to_threshold"])
     assert speed.loc["a", "auc_gold"] == pytest.approx(1.4 / 3) and speed.loc["b", "auc_gold"] == pytest.approx(0.1)
+
+
+def test_run_methods_gives_the_same_runs_in_worker_processes_as_in_process(ppo_setup):
+    """Forked workers (closures as reward functions, one torch thread each) reproduce the in-process runs."""
+    from rewardlab.ppo_experiments import Method, run_methods
+
+    preset, policy, tokenizer, prompts = ppo_setup
+    preset = dataclasses.replace(preset, ppo_steps=2)
+    reward_model = build_reward_model(preset, tokenizer, seed=1).eval()
+    methods = {"the": Method(lambda seed: _count_reward(tokenizer, "the")),
+               "a, beta 0": Method(lambda seed: _count_reward(tokenizer, "a"), {"ppo_kl_coef": 0.0})}
+    gold = lambda responses: np.zeros(len(responses))  # noqa: E731
+    runs = {}
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting, so the in-process runs are comparable bit for bit
+    try:
+        for workers in (1, 2):
+            runs[workers] = run_methods(dataclasses.replace(preset, ppo_workers=workers), policy, tokenizer,
+                                        reward_model, prompts, prompts[:4], gold, methods, [0, 1], progress=False,
+                                        track={"words": lambda p, r: [len(x.split()) for x in r]})
+    finally:
+        torch.set_num_threads(saved)
+    (steps_1, summary_1), (steps_2, summary_2) = runs[1], runs[2]
+    assert list(summary_2[["method", "seed"]].itertuples(index=False, name=None)) == [
+        ("the", 0), ("a, beta 0", 0), ("the", 1), ("a, beta 0", 1)]
+    timing = ["seconds", "reward_seconds"]
+    pd.testing.assert_frame_equal(steps_1.drop(columns=timing), steps_2.drop(columns=timing))
+    pd.testing.assert_frame_equal(summary_1.drop(columns=timing), summary_2.drop(columns=timing))
+    assert steps_2.groupby("method")["kl"].count().to_dict() == {"the": 4, "a, beta 0": 4}

@@ -119,6 +119,13 @@ def _remove_stale_builds(parent: Path, stem: str) -> None:
             pass
 
 
+def _launched_processes() -> int:
+    """Processes of an ``accelerate`` / ``torchrun`` launch already set up in this process (1 when none)."""
+    from accelerate.state import PartialState
+
+    return PartialState().num_processes if PartialState._shared_state else 1
+
+
 def cached(preset, name: str, config: dict, build: Callable[[Path], object], version: int = 1) -> Path:
     """Path of the cache entry ``name`` for ``config``, building it with ``build(folder)`` if needed.
 
@@ -133,6 +140,10 @@ def cached(preset, name: str, config: dict, build: Callable[[Path], object], ver
             return final
         warnings.warn(f"artifact {final.name} is corrupted: {problem}; rebuilding it", stacklevel=2)
         shutil.rmtree(final)
+    if _launched_processes() > 1:
+        raise RuntimeError(f"artifact {stem} of preset {preset.name!r} is not in the cache, and a multi-process launch "
+                           "cannot build it (its training would wait on the other processes); build it in one process "
+                           f"first: python -m rewardlab.train prepare --preset {preset.name}")
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_builds(final.parent, stem)
     tmp = final.parent / f".tmp-{stem}-{os.getpid()}-{uuid.uuid4().hex[:8]}"

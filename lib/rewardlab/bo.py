@@ -147,12 +147,14 @@ def propose_bo(u: np.ndarray, objective: np.ndarray, q: int, seed: int) -> np.nd
 
 def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: str, budget: int, n_init: int,
               q: int = 1, seed: int = 0, workers: int = 1, config: dict | None = None,
-              progress: bool = True) -> list[dict]:
+              reuse: list[dict] = (), progress: bool = True) -> list[dict]:
     """Run (or resume) a study of ``budget`` trials; returns every finished trial, sorted.
 
     ``evaluate({"trial", "weights", "seed"})`` runs one inner PPO and returns a dict with at least
     ``"objective"`` (higher is better); with ``workers > 1`` it must be picklable (a module-level
     function) and q proposals run in that many processes at once. Trial k's inner seed is ``seed + k``.
+    ``reuse``: the trials of another study with the same design (seed, n_init, evaluate); its Sobol
+    trials are copied instead of run again, so BO and random search share them for real.
     """
     from tqdm.auto import tqdm
 
@@ -171,6 +173,15 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
         while len(trials) < budget:
             start = len(trials)
             size = min(q, budget - start) if start >= n_init else min(q, n_init - start)
+            shared = [t for t in reuse if t.get("kind") == "sobol" and t["trial"] == start]
+            if start < n_init and shared:
+                if not np.allclose(shared[0]["u"], sobol_points(n_init, dim, seed)[start]) or shared[0]["seed"] != seed + start:
+                    raise ValueError(f"cannot reuse trial {start}: its Sobol point or seed differs from this study's "
+                                     "(another seed or n_init?); pass reuse=() to run the design again")
+                trials.append({**shared[0], "reused": True})
+                log.write(trials)
+                bar.update(1)
+                continue
             if start < n_init:
                 points, kind = sobol_points(n_init, dim, seed)[start: start + size], "sobol"
             elif strategy == "random":

@@ -106,7 +106,7 @@ class Preset:
     lime_num_samples: int = 512  # perturbed responses per response for LIME
 
     # PPO with per-token rewards (rewardlab.ppo_trainer)
-    ppo_steps: int = 40  # rollout + update rounds
+    ppo_steps: int = 30  # rollout + update rounds
     ppo_batch_size: int = 64  # responses per rollout
     ppo_minibatch_size: int = 16
     ppo_epochs: int = 4  # passes over each rollout
@@ -122,16 +122,16 @@ class Preset:
     ppo_vf_coef: float = 0.1
     ppo_whiten_rewards: bool = False
     ppo_seeds: int = 3
-    ppo_shap_max_evals: int = 128  # per-response SHAP budget inside PPO (attribution runs every step)
-    ppo_lime_num_samples: int = 128
+    ppo_shap_max_evals: int = 64  # per-response SHAP budget inside PPO (attribution runs every step)
+    ppo_lime_num_samples: int = 64
     ppo_eval_prompts: int = 256  # held-out prompts on which every trained policy is evaluated
+    ppo_workers: int = 2  # processes running PPO runs (and BO trials) at once, one torch thread each; 1 = in-process
 
     # Bayesian optimisation of the mixture weights (rewardlab.bo): BoTorch outside, PPO inside
-    bo_trials: int = 9  # trials per strategy (BO, random search), the shared Sobol design included
+    bo_trials: int = 8  # trials per strategy (BO, random search), the shared Sobol design included
     bo_init: int = 4  # Sobol trials shared by both strategies
     bo_q: int = 2  # proposals per round, evaluated at once
-    bo_workers: int = 2  # processes running trials at once (1 = in-process)
-    bo_inner_steps: int = 25  # PPO steps of an inner run
+    bo_inner_steps: int = 20  # PPO steps of an inner run
     bo_shap_max_evals: int = 64
     bo_lime_num_samples: int = 64
     bo_confirm_seeds: int = 3  # fresh seeds of the confirmation runs
@@ -143,7 +143,7 @@ class Preset:
     rcfd_bon_max_n: int = 64  # samples per prompt: best-of-n for n = 1, 2, 4, ..., this
 
     # Reward-robust RLHF against a BRME (rewardlab.robust)
-    robust_ppo_steps: int = 60  # longer than ppo_steps, so a nominal-only run has room to over-optimise
+    robust_ppo_steps: int = 40  # longer than ppo_steps, so a nominal-only run has room to over-optimise
     robust_uwo_penalty: float = 1.0  # lambda of mean - lambda * std (Coste et al.)
     robust_corrupt_head: int = 0  # the head negated in the corruption experiment (a head trained on flipped labels)
 
@@ -188,6 +188,7 @@ PRESETS: dict[str, Preset] = {
         ppo_learning_rate=1.41e-5,
         ppo_shap_max_evals=512,
         ppo_lime_num_samples=512,
+        ppo_workers=1,  # one GPU: runs one after another (worker processes are forked, which CUDA does not survive)
         rcfd_positive_threshold=0.0,  # positive-class logit > 0: about the classifier's positive side
     ),
 }
@@ -242,7 +243,7 @@ _POSITIVE_FIELDS = (
     "attribution_responses", "shap_max_evals", "lime_num_samples", "ppo_steps", "ppo_batch_size",
     "ppo_minibatch_size", "ppo_epochs", "ppo_learning_rate", "ppo_max_new_tokens", "ppo_kl_horizon",
     "ppo_gamma", "ppo_lam", "ppo_clip_range", "ppo_value_clip_range", "ppo_seeds", "ppo_shap_max_evals",
-    "ppo_lime_num_samples", "ppo_eval_prompts", "bo_trials", "bo_init", "bo_q", "bo_workers", "bo_inner_steps",
+    "ppo_lime_num_samples", "ppo_eval_prompts", "bo_trials", "bo_init", "bo_q", "ppo_workers", "bo_inner_steps",
     "bo_shap_max_evals", "bo_lime_num_samples", "bo_confirm_seeds", "rcfd_bon_prompts", "rcfd_bon_max_n",
     "robust_ppo_steps",
 )
@@ -293,6 +294,9 @@ def validate(preset: Preset) -> Preset:
     if preset.ppo_batch_size % preset.ppo_minibatch_size:
         raise ValueError(f"ppo_batch_size ({preset.ppo_batch_size}) must be a multiple of ppo_minibatch_size "
                          f"({preset.ppo_minibatch_size})")
+    if preset.ppo_workers > 1 and preset.device != "cpu":
+        raise ValueError(f"ppo_workers={preset.ppo_workers} runs PPO in forked processes, which needs device='cpu' "
+                         f"(got {preset.device!r}); set ppo_workers=1 on a GPU")
     if preset.bo_init > preset.bo_trials:
         raise ValueError(f"bo_init ({preset.bo_init}) exceeds bo_trials ({preset.bo_trials}); the Sobol design is "
                          "part of each strategy's budget")

@@ -1,7 +1,9 @@
 """Figures: one style and one helper that saves a figure where the notebook's number says.
 
 ``save_figure(fig, "01_review_world_and_sft", "gold_distribution")`` writes
-``figures/01_gold_distribution.png`` (and ``.svg`` with ``svg=True``) atomically.
+``figures/01_gold_distribution.png`` (and ``.svg`` with ``svg=True``) atomically, and the figure
+itself (matplotlib's pickle, which holds its data) as ``papermill_runs/figures/01_gold_distribution.pickle``,
+from which ``make figures`` (:mod:`rewardlab.figures`) redraws every PNG without re-running anything.
 """
 
 from __future__ import annotations
@@ -25,15 +27,23 @@ def use_style() -> None:
 
 
 def save_figure(fig, notebook: str, name: str, svg: bool = False, dpi: int = 120) -> Path:
-    """Save ``fig`` as ``<figures dir>/<NN>_<name>.png``; returns the PNG path."""
+    """Save ``fig`` as ``<figures dir>/<NN>_<name>.png`` and its source pickle; returns the PNG path."""
     match = NOTEBOOK_NUMBER.match(notebook)
     if not match:
         raise ValueError(f"notebook {notebook!r} must be a stem like '01_review_world_and_sft' or a number like '01'")
     if not FIGURE_NAME.match(name):
         raise ValueError(f"figure name {name!r} may hold only lowercase letters, digits and '_'")
-    directory = figures_dir()
+    from .figures import save_source
+
+    save_source(fig, f"{match.group(1)}_{name}", svg=svg, dpi=dpi)
+    return render_figure(fig, figures_dir() / f"{match.group(1)}_{name}.png", svg=svg, dpi=dpi)
+
+
+def render_figure(fig, target: Path, svg: bool = False, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``target`` (a .png; also the .svg with ``svg``) atomically."""
+    target = Path(target)
+    directory = target.parent
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{match.group(1)}_{name}.png"
     for suffix, kwargs in [(".png", {"dpi": dpi}), (".svg", {})] if svg else [(".png", {"dpi": dpi})]:
         final = target.with_suffix(suffix)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{final.name}.", suffix=suffix)

@@ -103,24 +103,74 @@ def run_methods(preset, policy, tokenizer, reward_model, prompts: Sequence[str],
     summary one row per (method, seed) with the final evaluation (``final_*``, see
     :func:`evaluate_policy`; with ``per_response`` also each response's scores) and the run's
     seconds. ``track`` adds logged-only per-step means (see :func:`rewardlab.ppo_trainer.train_ppo`).
+
+    With ``preset.ppo_workers`` > 1 the runs go to that many forked worker processes, each with one
+    torch thread (on 2 cores, two 1-thread runs at once finish about 1.2x sooner than one after
+    another with 2 threads each). Fork, not spawn, because a method's reward function is any closure
+    over loaded models, which spawn would have to pickle. A run's numbers depend only on its seed
+    and the preset, not on which worker ran it or in what order.
     """
     from tqdm.auto import tqdm
 
+    jobs = [(seed, name) for seed in seeds for name in methods]
+    _FORKED_JOBS.update(preset=preset, policy=policy, tokenizer=tokenizer, reward_model=reward_model,
+                        prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods,
+                        per_response=per_response, track=track, threads=1 if preset.ppo_workers > 1 else None)
+    results = {}
+    try:
+        with tqdm(total=len(jobs), desc="runs", disable=not progress) as bar:
+            if preset.ppo_workers <= 1:
+                for job in jobs:
+                    results[job] = _run_one(job)
+                    bar.update(1)
+            else:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+
+                with ProcessPoolExecutor(preset.ppo_workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_quiet_worker) as pool:
+                    futures = {pool.submit(_run_one, job): job for job in jobs}
+                    for future in as_completed(futures):
+                        results[futures[future]] = future.result()
+                        bar.update(1)
+    finally:
+        _FORKED_JOBS.clear()
+    steps = [results[job][0] for job in jobs]
+    return pd.concat(steps, ignore_index=True), pd.DataFrame([results[job][1] for job in jobs])
+
+
+_FORKED_JOBS: dict = {}  # what run_methods' workers inherit through fork (closures cannot be pickled)
+
+
+def _quiet_worker() -> None:
+    """A forked worker writes nothing to the parent's streams (a notebook kernel's output channels)."""
+    import os
+    import sys
+
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+
+
+def _run_one(job: tuple[int, str]) -> tuple[pd.DataFrame, dict]:
     from .ppo_trainer import train_ppo
 
-    steps, summary = [], []
-    for seed, name in tqdm([(s, m) for s in seeds for m in methods], desc="runs", disable=not progress):
-        method = methods[name]
+    seed, name = job
+    jobs = _FORKED_JOBS
+    preset, method = jobs["preset"], jobs["methods"][name]
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(jobs["threads"] or saved_threads)
+    try:
         run_preset = dataclasses.replace(preset, **method.overrides)
-        result = train_ppo(run_preset, policy, tokenizer, method.reward_fn(seed), prompts, seed=seed, name=name,
-                           gold_fn=gold_fn, track=track, progress=False)
-        steps.append(pd.DataFrame({"method": name, "seed": seed, **result.log}))
-        final = evaluate_policy(result.model, tokenizer, eval_prompts, reward_model, gold_fn, policy,
-                                preset.ppo_max_new_tokens, batch_size=preset.eval_batch_size, per_response=per_response)
-        summary.append({"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
-                        "reward_seconds": float(np.sum(result.log["reward_seconds"])),
-                        **{f"final_{k}": v for k, v in final.items()}})
-    return pd.concat(steps, ignore_index=True), pd.DataFrame(summary)
+        result = train_ppo(run_preset, jobs["policy"], jobs["tokenizer"], method.reward_fn(seed), jobs["prompts"],
+                           seed=seed, name=name, gold_fn=jobs["gold_fn"], track=jobs["track"], progress=False)
+        final = evaluate_policy(result.model, jobs["tokenizer"], jobs["eval_prompts"], jobs["reward_model"],
+                                jobs["gold_fn"], jobs["policy"], preset.ppo_max_new_tokens,
+                                batch_size=preset.eval_batch_size, per_response=jobs["per_response"])
+    finally:
+        torch.set_num_threads(saved_threads)
+    summary = {"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
+               "reward_seconds": float(np.sum(result.log["reward_seconds"])),
+               **{f"final_{k}": v for k, v in final.items()}}
+    return pd.DataFrame({"method": name, "seed": seed, **result.log}), summary
 
 
 def run_grid(preset, policy, tokenizer, reward_model, prompts: Sequence[str], eval_prompts: Sequence[str],

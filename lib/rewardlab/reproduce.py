@@ -10,7 +10,10 @@ through :func:`rewardlab.metrics.record_metrics` and :func:`rewardlab.plots.save
 Executed copies carry no absolute path of the machine: the repository, the artifact cache, the
 home folder and the temp folder are rewritten to ``.``, ``artifacts``, ``~`` and ``<tmp>``.
 A failing notebook stops the run with a message naming the notebook and the failing cell; its
-partial executed copy is kept for inspection.
+partial executed copy is kept for inspection. Before a notebook runs, its old figures (PNG, SVG and
+saved source, see :mod:`rewardlab.figures`) are removed, so a renamed figure leaves nothing stale.
+After the run, ``SUMMARY.md`` in the output folder is rewritten from the metrics files
+(:mod:`rewardlab.summary`).
 """
 
 from __future__ import annotations
@@ -134,11 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .config import load_preset
 
+    from .figures import sources_dir
+    from .summary import write_summary
+
     load_preset(args.preset)  # fail early, naming the valid presets
     notebooks = discover(args.only or None)
+    figures = Path(args.figures_dir or repo_root() / "figures")
+    sources = sources_dir(args.output_dir or repo_root() / "papermill_runs")
     for notebook in notebooks:
         start = time.perf_counter()
         print(f"[reproduce] {notebook.name} (preset={args.preset}, smoke={args.smoke}) ...", flush=True)
+        for old in [*figures.glob(f"{notebook.name[:2]}_*.png"), *figures.glob(f"{notebook.name[:2]}_*.svg"),
+                    *sources.glob(f"{notebook.name[:2]}_*.pickle")]:
+            old.unlink()
         try:
             out = run_notebook(notebook, args.preset, args.smoke, args.output_dir, args.figures_dir)
         except NotebookFailed as failure:
@@ -146,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"[reproduce] {notebook.name} done in {time.perf_counter() - start:.0f} s -> "
               f"{scrub_paths(str(out))}", flush=True)
+    summary = write_summary(args.output_dir)
+    print(f"[reproduce] claims against this run: {scrub_paths(str(summary))}", flush=True)
     return 0
 
 

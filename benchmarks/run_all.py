@@ -1,0 +1,296 @@
+"""Run the side-by-side peer comparisons and write benchmarks/RESULTS.md from what they measure.
+
+One subprocess per bench (accelerate's process-wide state must not leak from one bench into the
+next; see README), each writing its results as JSON (``--json``) to a temporary folder; then one
+markdown report with the machine, the versions, the exact commands, and per comparison how it
+was measured, min / median / max and quality per contender, and the pairwise ratios. Every number
+in the report comes from this run. The report is written atomically (a temporary file next to
+it, then ``os.replace``); a failing bench stops the run and leaves the previous report in place.
+
+    .venv/bin/python benchmarks/run_all.py                   # or: make bench   (about 20 minutes)
+    .venv/bin/python benchmarks/run_all.py --quick --output /tmp/bench_quick.md   # a check, ~2 minutes
+    .venv/bin/python benchmarks/run_all.py --only reward_model,shap
+
+``--quick`` runs tiny settings to check the harness; its report is titled "QUICK CHECK — not a
+measurement" and, without ``--output``, goes to the temporary folder, never to RESULTS.md.
+Run it alone: two torch processes on two cores slow each other down several-fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+# name -> script, section title, arguments of the full run, arguments of --quick.
+BENCHES = {
+    "reward_model": ("bench_reward_model.py", "Reward-model training: rewardlab vs TRL's `RewardTrainer`",
+                     ["--repeats", "5", "--warmup", "1"],
+                     ["--repeats", "1", "--warmup", "0", "--epochs", "1"]),
+    "shap": ("bench_shap.py", "SHAP of the reward model: token-id masker vs shap's `Text` masker over strings",
+             ["--responses", "16", "--budgets", "128,256,512,1024", "--repeats", "3"],
+             ["--responses", "2", "--budgets", "128", "--repeats", "1", "--reference-evals", "256"]),
+    "ppo": ("bench_ppo.py", "PPO: rewardlab's per-token PPO vs TRL's `RLOOTrainer`, and attribution's share of a step",
+            ["--steps", "40", "--repeats", "3", "--shapes", "abc,shap,lime"],
+            ["--steps", "2", "--repeats", "1", "--shapes", "abc,shap,lime"]),
+    "sft": ("bench_sft.py", "SFT of the tiny policy: rewardlab vs `transformers.Trainer`",
+            ["--repeats", "3"],
+            ["--repeats", "1", "--steps", "10"]),
+}
+PACKAGES = ["torch", "transformers", "trl", "accelerate", "shap", "datasets"]
+
+
+# ---------------------------------------------------------------- formatting
+
+def num(x: float) -> str:
+    """About three significant digits, never scientific notation."""
+    a = abs(x)
+    return f"{x:.0f}" if a >= 100 else f"{x:.1f}" if a >= 10 else f"{x:.2f}" if a >= 1 else f"{x:.3f}"
+
+
+def spread_cell(row: dict) -> str:
+    return f"{num(row['min'])} / {num(row['median'])} / {num(row['max'])}"
+
+
+def ratio_cell(ratio: dict) -> str:
+    return f"**{ratio['median']:.2f}** ({ratio['min']:.2f} – {ratio['max']:.2f})"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def comparison_table(result: dict, labels: dict[str, str], faster: str) -> list[str]:
+    """min / median / max and the median quality per contender, then the pairwise ratio (``faster``: which
+    side of 1 means the first contender is faster)."""
+    s, unit, quality = result["settings"], result["unit"], result["quality"]
+    rows = [[labels.get(name, name), spread_cell(row), f"{row['quality_median']:.4f}"]
+            for name, row in result["contenders"].items()]
+    rows.append([f"ratio {result['ratio']['of']}, pairwise per repeat ({faster} 1: {list(result['contenders'])[0]} "
+                 "faster)", ratio_cell(result["ratio"]), ""])
+    return table(["contender", f"{unit} min / median / max", f"{quality} (median of {s['repeats']})"], rows)
+
+
+# ---------------------------------------------------------------- sections
+
+def section_reward_model(r: dict) -> list[str]:
+    s = r["settings"]
+    return [
+        f"The tiny preset's {s['train_pairs']:,} training pairs, {s['rm_epochs']} epoch(s) at {s['rm_batch_size']} "
+        f"pairs per step, the same `GPT2ForSequenceClassification` ({s['rm_n_layer']} layers, {s['rm_n_embd']} wide) "
+        f"and initialisation seed per repeat, AdamW {s['rm_learning_rate']:g} with linear decay, gradient clipping "
+        "at 1. Throughput = pairs × epochs / seconds of the training loop (tokenisation excluded for both: TRL's "
+        "`train_runtime`, rewardlab's `log[\"train_seconds\"]`); higher is better. "
+        f"{s['warmup']} untimed warm-up run(s) of each first, then {s['repeats']} repeat(s) alternating rewardlab, "
+        f"TRL in one process (seed = repeat). Held-out accuracy: against the gold judge on {s['heldout_pairs']:,} "
+        "held-out pairs.",
+        "",
+        *comparison_table(r, {"rewardlab": "rewardlab (`reward_models.train_reward_model`)",
+                              "TRL": "TRL `RewardTrainer`"}, "above"),
+    ]
+
+
+def section_shap(r: dict) -> list[str]:
+    s, contenders = r["settings"], r["contenders"]
+    budgets = [str(b) for b in s["budgets"]]
+    labels = {"rewardlab": "rewardlab", "shap-perm": "shap `Text` masker, permutation",
+              "shap-part": "shap `Text` masker, partition (default)"}
+    rows = [[labels[name], b, spread_cell(contenders[name][b]), num(contenders[name][b]["evals"]),
+             f"{contenders[name][b]['agreement']:.4f}"] for name in contenders for b in budgets]
+
+    def matched(name: str, b: str) -> str:
+        m = r["matched_agreement"][name][b]
+        if m is None:
+            return "no rewardlab budget agrees as well"
+        return f"{m['ratio']:.1f}× (rewardlab at {m['rewardlab_budget']})"
+
+    ratio_rows = [[b, ratio_cell(r["ratio_equal_budget"]["budgets"][b]), matched("shap-perm", b),
+                   matched("shap-part", b)] for b in budgets]
+    return [
+        f"The tiny preset's Bradley–Terry reward model (seed 0), {s['responses']} SFT responses on test prompts "
+        f"({s['mean_tokens']:.1f} tokens on average). All contenders estimate the same Shapley values: a masked "
+        "token becomes `<unk>` for everyone (shap's `Text` masker cannot delete tokens with this tokenizer). "
+        "rewardlab: `attribution.attribute(\"shap\", …, mask_token_id=unk)`, a masker over token ids and the "
+        "reward model scored on ids in length-sorted batches. Peers: `shap.Explainer(f, shap.maskers.Text("
+        "tokenizer, mask_token=\"<unk> \", collapse_mask_token=False))` with f(strings) = `reward_models.score` "
+        "(re-tokenised), as `algorithm=\"permutation\"` and as shap's default for text, the partition explainer "
+        "(Owen values over shap's token hierarchy: a different estimand). Agreement = mean per-response Pearson "
+        f"correlation with rewardlab's SHAP at {s['reference_evals']:,} evaluations and another seed. One untimed "
+        f"warm-up of each first; {s['repeats']} repeat(s), budgets alternating contenders within each repeat. "
+        "Seconds per response: lower is better.",
+        "",
+        *table(["contender", "budget", "s/response min / median / max", "evals/response",
+                f"agreement (median of {s['repeats']})"], rows),
+        "",
+        "Ratios, peer seconds / rewardlab seconds (above 1: rewardlab faster). Equal budget: the same permutation "
+        "estimator, pairwise per repeat. Matched agreement: the peer's median seconds / those of the cheapest "
+        f"rewardlab budget whose median agreement is at least the peer's (tolerance {s['tolerance']:g}).",
+        "",
+        *table(["budget", "shap-perm / rewardlab, equal budget: median (min – max)", "shap-perm, matched agreement",
+                "shap-part, matched agreement"], ratio_rows),
+    ]
+
+
+def section_ppo(r: dict) -> list[str]:
+    s = r["settings"]
+    samples = s["steps"] * s["ppo_batch_size"]
+    shape_rows = [[row["shape"], f"{row['seconds']:.1f} s", f"{row['median_step']:.2f} s", f"{row['reward_share']:.0%}",
+                   num(row["samples_per_s"])] for row in r["shapes"]]
+    return [
+        f"The tiny preset's SFT policy and Bradley–Terry reward model (seed 0), {s['steps']} rollouts of "
+        f"{s['ppo_batch_size']} responses of at most {s['ppo_max_new_tokens']} tokens, learning rate "
+        f"{s['ppo_learning_rate']:g}, KL coefficient {s['ppo_kl_coef']:g}, {s['ppo_epochs']} epochs of "
+        f"{s['ppo_minibatch_size']}-response minibatches per rollout, advantages normalised, dropout off, on both "
+        "sides (RLOO: `ppo_batch_size / 4` prompts × 4 samples per rollout, its leave-one-out baseline, KL in the "
+        f"loss). Samples/s = {samples:,} responses / seconds of the training loop (rewardlab: the sum of its step "
+        "times; TRL: `trainer.train()`); higher is better. Final proxy = mean reward-model score of the last 5 "
+        f"rollouts. {s['repeats']} repeat(s) alternating rewardlab, TRL in one process (seed = repeat), no warm-up.",
+        "",
+        *comparison_table(r, {"rewardlab": "rewardlab `ppo_trainer.train_ppo`, sparse reward",
+                              "trl-rloo": "TRL `RLOOTrainer`, same sequence reward"}, "above"),
+        "",
+        f"Share of a PPO step spent in `reward_fn` (reward-model scoring plus attribution), one run of "
+        f"{s['shape_steps']} steps per shape (seed 0; SHAP {s['ppo_shap_max_evals']} evaluations per response, "
+        f"LIME {s['ppo_lime_num_samples']} samples, as `ppo_shap_max_evals` / `ppo_lime_num_samples`):",
+        "",
+        *table(["shape", f"{s['shape_steps']} steps", "median step", "in `reward_fn`", "samples/s"], shape_rows),
+    ]
+
+
+def section_sft(r: dict) -> list[str]:
+    s = r["settings"]
+    return [
+        f"Same GPT-2 config ({s['n_layer']} layers, {s['n_embd']} wide, {s['vocabulary']:,}-token vocabulary), "
+        f"same {s['train_reviews']:,} training reviews, {s['sft_steps']} steps at batch {s['sft_batch_size']}, "
+        f"AdamW {s['sft_learning_rate']:g} with {s['sft_warmup_steps']} warm-up steps and cosine decay, one "
+        "validation pass at the end (timed for both). Seconds of the whole training call: lower is better (a ratio "
+        f"below 1: rewardlab faster). {s['repeats']} repeat(s) alternating rewardlab, Trainer in one process.",
+        "",
+        *comparison_table(r, {"rewardlab": "rewardlab (`policy.train_sft`, accelerate)",
+                              "trainer": "`transformers.Trainer`"}, "below"),
+    ]
+
+
+SECTIONS = {"reward_model": section_reward_model, "shap": section_shap, "ppo": section_ppo, "sft": section_sft}
+
+
+# ---------------------------------------------------------------- machine and run
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + (" with uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def shown(command: list[str]) -> str:
+    """A command as typed from the repository root."""
+    return shlex.join([os.path.relpath(c, ROOT) if os.path.isabs(c) and c.startswith(str(ROOT)) else c
+                       for c in command])
+
+
+def render(runs: list[dict], quick: bool, command: str, started: datetime.datetime, wall: float,
+           load: tuple) -> str:
+    title = ("QUICK CHECK — not a measurement (tiny settings; the harness runs, the numbers mean nothing)"
+             if quick else "Benchmark results: side-by-side peer comparisons")
+    lines = [
+        f"# {title}",
+        "",
+        f"Written by `benchmarks/run_all.py` ({'`--quick`' if quick else '`make bench`'}); every number below comes "
+        "from this run. How each bench works, and earlier hand-written tables: [README.md](README.md). Quote "
+        "medians and pairwise ratios; absolute speeds move with the machine and its load.",
+        "",
+        f"* date: {started:%Y-%m-%d %H:%M} (local), {wall / 60:.1f} min in all",
+        f"* command: `{command}`",
+        f"* machine: {os.cpu_count()} CPUs ({cpu_name()}), {platform.platform()}, Python {platform.python_version()}",
+        f"* load average (1 min) at start {load[0]:.2f}, at end {load[1]:.2f}",
+        "* versions: " + ", ".join(f"{p} {version(p)}" for p in PACKAGES),
+        f"* commit: {git_commit()}",
+        "",
+    ]
+    for run in runs:
+        lines += [f"## {BENCHES[run['name']][1]}", "", *SECTIONS[run["name"]](run["result"]), "",
+                  f"Command: `{run['command']}` ({run['seconds'] / 60:.1f} min, loading included). "
+                  "Settings: " + ", ".join(f"{k} {v}" for k, v in run["result"]["settings"].items()) + ".", ""]
+    return "\n".join(lines)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny settings: checks the harness, measures nothing")
+    parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {','.join(BENCHES)}")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default: benchmarks/RESULTS.md; with --quick, a file in the temporary folder")
+    args = parser.parse_args(argv)
+    names = [n for n in args.only.split(",") if n]
+    unknown = set(names) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown bench(es) {sorted(unknown)}; choose from {list(BENCHES)}")
+    output = args.output or (Path(tempfile.gettempdir()) / "rewardlab-bench-quick.md" if args.quick
+                             else HERE / "RESULTS.md")
+    command = shown([sys.executable, *sys.argv]) if argv is None else shown([sys.executable, __file__, *argv])
+
+    started, start, load_start = datetime.datetime.now(), time.perf_counter(), os.getloadavg()[0]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="rewardlab-bench-") as tmp:
+        for name in names:
+            script, title, full, quick = BENCHES[name]
+            bench = [sys.executable, str(HERE / script), *(quick if args.quick else full)]
+            json_path = Path(tmp) / f"{name}.json"
+            print(f"\n=== {name}: {shown(bench)}", flush=True)
+            t0 = time.perf_counter()
+            code = subprocess.run([*bench, "--json", str(json_path)], cwd=ROOT).returncode
+            if code != 0:
+                print(f"run_all: {name} failed (exit {code}); {output} left as it was", file=sys.stderr)
+                return 1
+            runs.append({"name": name, "command": shown(bench), "seconds": time.perf_counter() - t0,
+                         "result": json.loads(json_path.read_text())})
+    text = render(runs, args.quick, command, started, time.perf_counter() - start, (load_start, os.getloadavg()[0]))
+    write_atomically(output, text)
+    print(f"\nrun_all: wrote {output} ({(time.perf_counter() - start) / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
