@@ -10,7 +10,7 @@ method in turn and checks that the token heat-map changes every time.
 The screenshot goes to the test's ``tmp_path`` and, when ``$REWARDLAB_SCREENSHOT_DIR`` is set,
 there too (``05_explorer_in_jupyterlab.png``), e.g. to regenerate the committed figure:
 
-    REWARDLAB_SCREENSHOT_DIR=figures python -m pytest tests/test_browser_explorer.py -s
+    REWARDLAB_SCREENSHOT_DIR=figures/browser python -m pytest tests/test_browser_explorer.py -s
 
 The server, its kernel and the browser inherit the environment, so the notebook builds its
 models in the session's artifact cache (``tests/conftest.py``); executed-notebook metrics and

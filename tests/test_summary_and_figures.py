@@ -39,6 +39,14 @@ def test_summary_rows_come_from_the_metrics_files_and_missing_runs_say_how_to_ru
     assert next(v for k, v in rows.items() if "65%" in k).endswith("| **opposite** |")  # 47% ± 2% < 50%
     assert "not run: `python -m rewardlab.reproduce --only 06`" in text
     assert "Presets of these runs: `tiny`" in text and not list(tmp_path.glob(".*tmp"))
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- claims-table:start -->\nold table\n<!-- claims-table:end -->\nafter\n")
+    summary.write_summary(tmp_path, readme=readme)
+    page = readme.read_text()
+    assert page.startswith("intro\n") and page.endswith("after\n") and "old table" not in page and accuracy in page
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="lacks the markers"):
+        summary.write_summary(tmp_path, readme=readme)
     # a metrics file from an older notebook version names the missing metric instead of failing
     del metrics["tree_over_chain_win_rate"]
     (tmp_path / "03_tree_structured_preferences.metrics.json").write_text(json.dumps(

@@ -57,7 +57,9 @@ def redraw(runs: Path | None = None, figures: Path | None = None, only: list[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plots import render_figure
+    from .plots import render_figure, use_style
+
+    use_style()  # some artists read the rcParams when drawn (tick label sizes decide how many ticks fit)
 
     sources = sorted(sources_dir(runs).glob("[0-9][0-9]_*.pickle"))
     if only:
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated notebook numbers")
     parser.add_argument("--dpi", type=int, default=None, help="default: the dpi each figure was saved with")
     args = parser.parse_args(argv)
-    from .summary import write_summary
+    from .summary import repository_readme, write_summary
 
     try:
         written = redraw(args.runs_dir, args.figures_dir, [o for o in args.only.split(",") if o] or None, args.dpi)
@@ -96,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[figures] {error}", file=sys.stderr)
         return 1
     print(f"[figures] redrew {len(written)} figures into {Path(args.figures_dir or figures_dir())}")
-    print(f"[figures] wrote {write_summary(args.runs_dir)}")
+    try:
+        print(f"[figures] wrote {write_summary(args.runs_dir, readme=repository_readme(args.runs_dir))}")
+    except ValueError as problem:
+        print(f"[figures] README not updated: {problem}", file=sys.stderr)
     return 0
 
 

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     from .config import load_preset
 
     from .figures import sources_dir
-    from .summary import write_summary
+    from .summary import repository_readme, write_summary
 
     load_preset(args.preset)  # fail early, naming the valid presets
     notebooks = discover(args.only or None)
@@ -157,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"[reproduce] {notebook.name} done in {time.perf_counter() - start:.0f} s -> "
               f"{scrub_paths(str(out))}", flush=True)
-    summary = write_summary(args.output_dir)
+    # the repository's own runs also refresh the README's claims table
+    try:
+        summary = write_summary(args.output_dir, readme=repository_readme(args.output_dir))
+    except ValueError as problem:  # a README without the table's markers: the runs stand, say so
+        print(f"[reproduce] README not updated: {problem}", file=sys.stderr, flush=True)
+        return 0
     print(f"[reproduce] claims against this run: {scrub_paths(str(summary))}", flush=True)
     return 0
 
