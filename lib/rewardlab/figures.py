@@ -22,7 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .artifacts import figures_dir, runs_dir
+from .artifacts import atomic_write_text, figures_dir, runs_dir
 
 
 def sources_dir(directory: Path | None = None) -> Path:
@@ -31,22 +31,10 @@ def sources_dir(directory: Path | None = None) -> Path:
 
 def save_source(fig, stem: str, svg: bool = False, dpi: int = 120) -> Path:
     """Pickle ``fig`` (with how it was saved) as ``<runs dir>/figures/<stem>.pickle``, atomically."""
-    import os
-    import tempfile
-
     import matplotlib
 
-    target = sources_dir() / f"{stem}.pickle"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump({"matplotlib": matplotlib.__version__, "svg": svg, "dpi": dpi, "figure": fig}, handle)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    blob = pickle.dumps({"matplotlib": matplotlib.__version__, "svg": svg, "dpi": dpi, "figure": fig})
+    return atomic_write_text(sources_dir() / f"{stem}.pickle", blob)
 
 
 def redraw(runs: Path | None = None, figures: Path | None = None, only: list[str] | None = None,

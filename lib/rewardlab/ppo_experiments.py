@@ -18,6 +18,7 @@ settings, and differs only in how R is spread over the tokens (and in the seed).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -150,23 +151,30 @@ def _quiet_worker() -> None:
     sys.stdout = sys.stderr = open(os.devnull, "w")
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with ``threads`` torch threads (None: unchanged), then restore the count."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads or saved)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def _run_one(job: tuple[int, str]) -> tuple[pd.DataFrame, dict]:
     from .ppo_trainer import train_ppo
 
     seed, name = job
     jobs = _FORKED_JOBS
     preset, method = jobs["preset"], jobs["methods"][name]
-    saved_threads = torch.get_num_threads()
-    torch.set_num_threads(jobs["threads"] or saved_threads)
-    try:
+    with torch_threads(jobs["threads"]):
         run_preset = dataclasses.replace(preset, **method.overrides)
         result = train_ppo(run_preset, jobs["policy"], jobs["tokenizer"], method.reward_fn(seed), jobs["prompts"],
                            seed=seed, name=name, gold_fn=jobs["gold_fn"], track=jobs["track"], progress=False)
         final = evaluate_policy(result.model, jobs["tokenizer"], jobs["eval_prompts"], jobs["reward_model"],
                                 jobs["gold_fn"], jobs["policy"], preset.ppo_max_new_tokens,
                                 batch_size=preset.eval_batch_size, per_response=jobs["per_response"])
-    finally:
-        torch.set_num_threads(saved_threads)
     summary = {"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
                "reward_seconds": float(np.sum(result.log["reward_seconds"])),
                **{f"final_{k}": v for k, v in final.items()}}
@@ -250,9 +258,7 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
     from .shaping import shaped_reward_fn
 
     setup = shaping_setup(preset)
-    saved_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         reward_fn = shaped_reward_fn("mixture", setup["reward_model"], setup["tokenizer"], weights=spec["weights"],
                                      shap_max_evals=preset.ppo_shap_max_evals,
                                      lime_num_samples=preset.ppo_lime_num_samples, seed=spec["seed"])
@@ -260,8 +266,6 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
                            seed=spec["seed"], name=f"mixture {spec['weights']}", gold_fn=setup["judge"], progress=False)
         final = evaluate_policy(result.model, setup["tokenizer"], setup["eval_prompts"], setup["reward_model"],
                                 setup["judge"], setup["policy"], preset.ppo_max_new_tokens, batch_size=preset.eval_batch_size)
-    finally:
-        torch.set_num_threads(saved_threads)
     gold = result.log["gold_reward"]
     return {"objective": float(np.mean(gold)), "final_gold": final["gold"],
             "final_naturalness_nll": final["naturalness_nll"], "seconds": float(np.sum(result.log["seconds"])),
