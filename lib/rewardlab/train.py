@@ -31,52 +31,42 @@ from .artifacts import atomic_write_text
 STAGES = ("prepare", "sft", "reward-model", "ppo")
 
 
-def _setup(preset):
-    """World, SFT policy, judge, preference data from the cache."""
-    from .judges import load_gold_judge
-    from .policy import load_sft_policy
-    from .preferences import load_preference_data
-    from .world import build_world
-
-    world = build_world(preset)
-    policy, tokenizer, _ = load_sft_policy(preset, world=world, progress=False)
-    judge = load_gold_judge(preset)
-    pairs = load_preference_data(preset, policy, tokenizer, world, judge, progress=False)
-    return world, policy, tokenizer, judge, pairs
-
-
 def run(stage: str, preset, seed: int, shape: str = "sparse"):
-    """Train ``stage`` (``prepare``: fill the cache; its model is the reward model); returns (model, tokenizer, log)."""
+    """Train ``stage``; returns (model, tokenizer, log). ``prepare`` only loads (building on first use) what
+    ``ppo`` needs, through the same :func:`rewardlab.ppo_experiments.shaping_setup` the notebooks' BO trials use."""
     from accelerate import PartialState
 
-    from .reward_models import load_reward_model, train_reward_model
-    from .shaping import shaped_reward_fn
+    from .ppo_experiments import shaping_setup
 
+    progress = PartialState().is_main_process
     if stage == "sft":
         from .policy import train_sft
         from .world import build_world, load_tokenizer
 
-        world, tokenizer = build_world(preset), load_tokenizer(preset)
-        model, log = train_sft(preset, tokenizer, world, progress=PartialState().is_main_process)
+        tokenizer = load_tokenizer(preset)
+        model, log = train_sft(preset, tokenizer, build_world(preset), progress=progress)
         return model, tokenizer, log
-    world, policy, tokenizer, judge, (train_pairs, heldout_pairs) = _setup(preset)
+    setup = shaping_setup(preset)  # world, SFT policy, judge, preference data, reward model of seed preset.seed
     if stage == "prepare":
-        reward_model, log = load_reward_model(preset, tokenizer, train_pairs, seed=preset.seed,
-                                              eval_dataset=heldout_pairs, progress=False)
-        return reward_model, tokenizer, log
+        return setup["reward_model"], setup["tokenizer"], {}
     if stage == "reward-model":
-        model, log = train_reward_model(preset, tokenizer, train_pairs, seed=seed, eval_dataset=heldout_pairs,
-                                        progress=PartialState().is_main_process)
-        return model, tokenizer, log
-    from .ppo_trainer import train_ppo
+        from .preferences import load_preference_data
+        from .reward_models import train_reward_model
+        from .world import build_world
 
-    reward_model = load_reward_model(preset, tokenizer, train_pairs, seed=preset.seed, eval_dataset=heldout_pairs,
-                                     progress=False)[0]
-    reward_fn = shaped_reward_fn(shape, reward_model, tokenizer, seed=seed, shap_max_evals=preset.ppo_shap_max_evals,
-                                 lime_num_samples=preset.ppo_lime_num_samples)
-    result = train_ppo(preset, policy, tokenizer, reward_fn, list(world.splits["train"]["prompt"]), seed=seed,
-                       name=shape, gold_fn=judge, progress=PartialState().is_main_process)
-    return result.model, tokenizer, result.log
+        train_pairs, heldout_pairs = load_preference_data(preset, setup["policy"], setup["tokenizer"],
+                                                          build_world(preset), setup["judge"], progress=False)
+        model, log = train_reward_model(preset, setup["tokenizer"], train_pairs, seed=seed, eval_dataset=heldout_pairs,
+                                        progress=progress)
+        return model, setup["tokenizer"], log
+    from .ppo_trainer import train_ppo
+    from .shaping import shaped_reward_fn
+
+    reward_fn = shaped_reward_fn(shape, setup["reward_model"], setup["tokenizer"], seed=seed,
+                                 shap_max_evals=preset.ppo_shap_max_evals, lime_num_samples=preset.ppo_lime_num_samples)
+    result = train_ppo(preset, setup["policy"], setup["tokenizer"], reward_fn, setup["train_prompts"], seed=seed,
+                       name=shape, gold_fn=setup["judge"], progress=progress)
+    return result.model, setup["tokenizer"], result.log
 
 
 def main(argv: list[str] | None = None) -> int:
