@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rewardlab.config import load_preset
-from rewardlab.metrics import load_metrics, mean_ci95, record_metrics
+from rewardlab.metrics import load_metrics, record_metrics
 from rewardlab.plots import credit_html, save_figure
 
 matplotlib.use("Agg")
@@ -36,6 +36,7 @@ def test_save_figure_prefixes_the_notebook_number(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("REWARDLAB_FIGURES_DIR", str(tmp_path))
+    monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path / "runs"))  # the figure's source too: nothing into the repo
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
     path = save_figure(fig, "01_review_world_and_sft", "loss_curve", svg=True)
@@ -47,11 +48,6 @@ def test_save_figure_prefixes_the_notebook_number(tmp_path, monkeypatch):
         save_figure(fig, "01", "Loss Curve")
     with pytest.raises(ValueError, match="stem like"):
         save_figure(fig, "review", "loss")
-
-
-def test_mean_ci95():
-    mean, half = mean_ci95([1.0, 2.0, 3.0, float("nan")])
-    assert mean == 2.0 and half == pytest.approx(1.96 * 1.0 / np.sqrt(3))
 
 
 def test_credit_html_escapes_and_colours():

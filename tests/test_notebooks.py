@@ -6,6 +6,7 @@ import re
 import nbformat
 import pytest
 
+from rewardlab.claims import CLAIMS, evaluate
 from rewardlab.reproduce import NotebookFailed, discover, notebooks_dir, run_notebook
 
 NOTEBOOKS = discover()
@@ -32,6 +33,11 @@ def test_notebook_runs_in_smoke_mode(notebook, tmp_path):
     metrics = json.loads((tmp_path / "runs" / f"{notebook.stem}.metrics.json").read_text())
     assert metrics["smoke"] is True and metrics["metrics"]
     assert list((tmp_path / "figures").glob(f"{notebook.name[:2]}_*.png"))
+    # the notebook records the per-seed values of every arm its declared claims read
+    own = [c for c in CLAIMS if c.notebook == notebook.stem]
+    for record in evaluate(own, tmp_path / "runs"):
+        assert record["verdict"] != "not run", record["problem"]
+        assert record["n"] >= 2 and record["verdict"] in ("reproduced", "opposite", "equivalent", "not resolved")
 
 
 def test_notebook_01_records_its_headline_numbers(tmp_path):

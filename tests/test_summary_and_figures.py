@@ -12,33 +12,25 @@ from rewardlab import figures, summary  # noqa: E402
 from rewardlab.plots import save_figure  # noqa: E402
 
 
-def test_the_verdict_rule():
-    assert summary.verdict(0.2, 0.1) == "**reproduced**"
-    assert summary.verdict(-0.2, 0.1) == "**opposite**"
-    assert summary.verdict(0.05, 0.1).startswith("not resolved")
-    assert summary.verdict(-0.2, 0.1, higher=False) == "**reproduced**"  # a claim that something is lower
-    assert summary.verdict(0.2, float("nan")).startswith("not resolved")
-    assert summary.match_verdict(0.05, 0.1) == "**consistent**"
-    assert summary.match_verdict(-0.3, 0.1) == "**missed** (below the target)"
-    assert summary.unpaired(1.0, 0.3, 0.5, 0.4) == (0.5, pytest.approx(0.5))
-
-
-def test_summary_rows_come_from_the_metrics_files_and_missing_runs_say_how_to_run_them(tmp_path):
-    metrics = {"tree_vs_chain_accuracy": {"500": {"chain": 0.5, "tree": 0.52}, "1000": {"chain": 0.55, "tree": 0.61}},
-               "budgets": [500, 1000], "n_seeds": 3, "tree_minus_chain_accuracy_pooled": 0.04,
-               "tree_minus_chain_accuracy_pooled_ci95": 0.01, "tree_over_chain_win_rate": 0.47,
-               "tree_over_chain_win_rate_ci95": 0.02}
+def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them(tmp_path):
+    metrics = {"largest_budget": 2000, "largest_budget_accuracy_by_seed": {"tree": [0.62, 0.63, 0.61, 0.64],
+                                                                           "chain": [0.58, 0.60, 0.57, 0.61]},
+               "win_rate_by_seed": [0.40, 0.42, 0.41, 0.43], "bon_prompts": 100, "bon_n": 16}
     (tmp_path / "03_tree_structured_preferences.metrics.json").write_text(json.dumps(
         {"notebook": "03_tree_structured_preferences", "preset": "tiny", "seed": 0, "smoke": False, "metrics": metrics}))
     out = summary.write_summary(tmp_path)
+    records = {r["id"]: r for r in json.loads((tmp_path / "claims.json").read_text())}
     text = out.read_text()
     rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| Qiu")}
     accuracy = next(v for k, v in rows.items() if "equal labelling budget" in k)
-    assert "+0.040 ± 0.010" in accuracy and "(at 1000 pairs: tree 0.610, chain 0.550)" in accuracy
-    assert accuracy.endswith("| **reproduced** |")
-    assert next(v for k, v in rows.items() if "65%" in k).endswith("| **opposite** |")  # 47% ± 2% < 50%
+    tree = records["qiu-tree-accuracy"]
+    assert f"{tree['estimate']:+.3f} [{tree['low']:+.3f}, {tree['high']:+.3f}]" in accuracy
+    assert "paired t, 97.5%" in accuracy or "paired t, 95.0%" in accuracy
+    assert "largest budget (2000 pairs)" in accuracy and accuracy.endswith("| **reproduced** |")
+    assert next(v for k, v in rows.items() if "65%" in k).endswith("| **opposite** |")  # 41-43% < 50%
     assert "not run: `python -m rewardlab.reproduce --only 06`" in text
     assert "Presets of these runs: `tiny`" in text and not list(tmp_path.glob(".*tmp"))
+    assert "| `qiu-tree-win-rate` | 0.015 | a tenth of the paper's 15-point margin" in text
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- claims-table:start -->\nold table\n<!-- claims-table:end -->\nafter\n")
     summary.write_summary(tmp_path, readme=readme)
@@ -47,12 +39,13 @@ def test_summary_rows_come_from_the_metrics_files_and_missing_runs_say_how_to_ru
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="lacks the markers"):
         summary.write_summary(tmp_path, readme=readme)
-    # a metrics file from an older notebook version names the missing metric instead of failing
-    del metrics["tree_over_chain_win_rate"]
+    # a metrics file from an older notebook version names the missing per-seed values instead of failing
+    del metrics["win_rate_by_seed"]
     (tmp_path / "03_tree_structured_preferences.metrics.json").write_text(json.dumps(
         {"notebook": "03", "preset": "tiny", "seed": 0, "smoke": True, "metrics": metrics}))
-    text = summary.render(tmp_path)
-    assert "metric 'tree_over_chain_win_rate' missing: re-run notebook 03" in text and "(smoke sizes" in text
+    text = summary.write_summary(tmp_path).read_text()
+    assert "win_rate_by_seed: missing from 03_tree_structured_preferences.metrics.json" in text
+    assert "(smoke sizes" in text
 
 
 def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):

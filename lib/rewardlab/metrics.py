@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .artifacts import atomic_write_text, runs_dir
+from .stats import mean_interval
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
@@ -56,16 +57,6 @@ def load_metrics(notebook: str, directory: Path | None = None) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the notebook with `python -m rewardlab.reproduce --only {notebook[:2]}`")
     return json.loads(path.read_text())
-
-
-def mean_ci95(values) -> tuple[float, float]:
-    """Mean and the half-width of its normal-approximation 95% interval (1.96 * sd / sqrt(n))."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return float("nan"), float("nan")
-    half = 1.96 * values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else float("nan")
-    return float(values.mean()), float(half)
 
 
 def pair_accuracy(r_chosen, r_rejected) -> float:
@@ -128,17 +119,18 @@ def best_of_n(proxy, gold, ns, **others) -> dict:
         rows = np.arange(len(pick))
         out["n"].append(int(n))
         out["proxy"].append(float(proxy[rows, pick].mean()))
-        out["gold"].append(mean_ci95(gold[rows, pick])[0])
-        out["gold_ci95"].append(mean_ci95(gold[rows, pick])[1])
+        mean, half = mean_interval(gold[rows, pick])
+        out["gold"].append(mean)
+        out["gold_ci95"].append(half)
         for name, values in others.items():
             out[name].append(float(np.nanmean(values[rows, pick])))
     return out
 
 
 def win_rate(gold_a, gold_b) -> tuple[float, float]:
-    """Share of items where a beats b (ties count half) and its 95% interval half-width."""
+    """Share of items where a beats b (ties count half) and the half-width of its 95% t interval over items."""
     a, b = np.asarray(gold_a, float), np.asarray(gold_b, float)
-    return mean_ci95((a > b) + 0.5 * (a == b))
+    return mean_interval((a > b) + 0.5 * (a == b))
 
 
 def distinct_n(responses: Sequence[str], n: int) -> float:
