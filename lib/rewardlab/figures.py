@@ -6,8 +6,8 @@ When a notebook saves a figure (:func:`rewardlab.plots.save_figure`) the Figure 
 pickled beside the executed notebooks, ``papermill_runs/figures/NN_name.pickle``: matplotlib
 pickles a figure with its data, artists and layout, so it can be loaded, restyled or re-saved
 (at another ``--dpi``, say) without recomputing what it shows. This command loads each one and
-writes ``figures/NN_name.png`` again, then rewrites ``papermill_runs/SUMMARY.md`` from the metrics
-files (:mod:`rewardlab.summary`).
+writes ``figures/NN_name.png`` again, then rewrites ``papermill_runs/claims.json`` and ``SUMMARY.md``
+from the metrics files (:mod:`rewardlab.claims`, :mod:`rewardlab.summary`).
 
 A pickle records the matplotlib version that wrote it; matplotlib loads figures across versions
 with a warning and no guarantee, so a figure that fails to load names its notebook and the command

@@ -12,8 +12,8 @@ home folder and the temp folder are rewritten to ``.``, ``artifacts``, ``~`` and
 A failing notebook stops the run with a message naming the notebook and the failing cell; its
 partial executed copy is kept for inspection. Before a notebook runs, its old figures (PNG, SVG and
 saved source, see :mod:`rewardlab.figures`) are removed, so a renamed figure leaves nothing stale.
-After the run, ``SUMMARY.md`` in the output folder is rewritten from the metrics files
-(:mod:`rewardlab.summary`).
+After the run, ``claims.json`` and ``SUMMARY.md`` in the output folder are rewritten from the
+metrics files (:mod:`rewardlab.claims`, :mod:`rewardlab.summary`).
 """
 
 from __future__ import annotations
