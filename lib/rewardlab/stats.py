@@ -72,9 +72,6 @@ class Interval:
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
-    def as_dict(self) -> dict:
-        return {**asdict(self), "half_width": self.half_width}
-
 
 def _finite(values, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64).ravel()
@@ -146,15 +143,6 @@ def p_value(interval_values, direction: str, margin: float = 0.0) -> float:
         p_high = sps.ttest_1samp(d, margin, alternative="less").pvalue
         return float(min(1.0, 2 * max(p_low, p_high)))
     return float(sps.ttest_1samp(d, 0.0).pvalue)
-
-
-def bootstrap_p_value(estimate_draws, direction: str, margin: float = 0.0) -> float:
-    """The same tests read off bootstrap draws of a statistic (percentile-interval duality)."""
-    draws = _finite(estimate_draws, "bootstrap draws")
-    check_direction(direction)
-    if direction == "equal":
-        return float(min(1.0, 2 * max(np.mean(draws <= -margin), np.mean(draws >= margin))))
-    return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
 
 
 def holm_levels(p_values: Sequence[float], alpha: float = ALPHA) -> list[float]:
