@@ -44,6 +44,7 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
             disable_tqdm=True, use_cpu=resolve_device(preset) == "cpu",
             center_rewards_coefficient=preset.rm_center_coefficient or None,
             max_length=None, disable_dropout=False,
+            bf16=False,  # TRL's configs default to bf16 autocast; rewardlab trains in float32: like for like
         )
         try:
             with quiet_transformers(), quiet_datasets():
@@ -112,6 +113,7 @@ def train_with_trl_rloo(preset: Preset, policy, tokenizer, reward_model, prompts
             temperature=preset.temperature, top_k=0, disable_dropout=True, seed=seed, data_seed=seed, report_to=[],
             save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=resolve_device(preset) == "cpu",
             generation_kwargs={"min_new_tokens": 1, "suppress_tokens": suppress},
+            bf16=False,  # TRL's configs default to bf16 autocast; rewardlab trains in float32: like for like
         )
         try:
             # the Trainer prints a summary dict when it ends
