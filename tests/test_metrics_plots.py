@@ -36,7 +36,7 @@ def test_save_figure_prefixes_the_notebook_number(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("REWARDLAB_FIGURES_DIR", str(tmp_path))
-    monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path / "runs"))  # the figure's source too: nothing into the repo
+    monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path.parent / f"{tmp_path.name}-runs"))  # the source too: not the repo
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
     path = save_figure(fig, "01_review_world_and_sft", "loss_curve", svg=True)
