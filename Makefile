@@ -25,7 +25,7 @@ reproduce: setup
 
 # Redraw figures/ and rewrite papermill_runs/SUMMARY.md from the saved runs: no training.
 figures: setup
-	$(PY) -m rewardlab.figures
+	$(PY) -m rewardlab.reporting.figures
 
 # Side-by-side peer comparisons -> benchmarks/RESULTS.md (about 20 minutes on the 2-core machine; run it alone).
 # BENCH_ARGS="--quick --output /tmp/bench_quick.md" checks the harness in a few minutes.

@@ -3,7 +3,7 @@
 Same SFT policy (tiny preset), same reward model (Bradley-Terry, seed 0), same prompts, batch
 (``ppo_batch_size`` = 64 responses per rollout), response length (``ppo_max_new_tokens`` = 20),
 learning rate, KL coefficient and update passes (4 epochs of 16-response minibatches); see
-:func:`rewardlab.trl_peers.train_with_trl_rloo` for the matching. Contenders, in turn per repeat:
+:func:`rewardlab.rl.trl_peers.train_with_trl_rloo` for the matching. Contenders, in turn per repeat:
 
 * ``rewardlab``: ``ppo_trainer.train_ppo`` with the sparse reward (sum of its per-step seconds);
 * ``trl-rloo``: ``trl.RLOOTrainer`` (the seconds of ``trainer.train()``).
@@ -22,6 +22,7 @@ rollouts each, default ``--steps``). ``main()`` returns all of it (the compariso
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -39,60 +40,55 @@ def main(argv: list[str] | None = None) -> dict:
 
     import numpy as np
 
-    from rewardlab.config import load_preset
-    from rewardlab.judges import load_gold_judge
-    from rewardlab.policy import load_sft_policy
-    from rewardlab.ppo_trainer import train_ppo
-    from rewardlab.preferences import load_preference_data
-    from rewardlab.reward_models import load_reward_model
-    from rewardlab.shaping import shaped_reward_fn
-    from rewardlab.trl_peers import train_with_trl_rloo
-    from rewardlab.world import build_world
+    from rewardlab.core.presets import load_preset
+    from rewardlab.rl.trainer import train_ppo
+    from rewardlab.rl.trl_peers import train_with_trl_rloo
+    from rewardlab.shaping.shapes import shaped_reward_fn
+    from rewardlab.stack import load_stack
 
-    preset = load_preset("tiny", ppo_steps=args.steps)
-    world = build_world(preset)
-    policy, tokenizer, _ = load_sft_policy(preset, world=world, progress=False)
-    judge = load_gold_judge(preset)
-    train_pairs, heldout_pairs = load_preference_data(preset, policy, tokenizer, world, judge, progress=False)
-    reward_model = load_reward_model(preset, tokenizer, train_pairs, seed=0, eval_dataset=heldout_pairs, progress=False)[0]
-    prompts = list(world.splits["train"]["prompt"])
-    samples = args.steps * preset.ppo_batch_size
-    print(f"{args.steps} rollouts x {preset.ppo_batch_size} responses of <= {preset.ppo_max_new_tokens} tokens, "
-          f"{preset.ppo_epochs} epochs of {preset.ppo_minibatch_size}-response minibatches")
+    preset = load_preset("tiny", **{"shaping.ppo.steps": args.steps})
+    stack = load_stack(preset, progress=False)
+    policy, tokenizer, reward_model, prompts = stack.policy, stack.tokenizer, stack.reward_model(), stack.train_prompts
+    ppo = preset.shaping.ppo
+    samples = args.steps * ppo.batch_size
+    print(f"{args.steps} rollouts x {ppo.batch_size} responses of <= {ppo.max_new_tokens} tokens, "
+          f"{ppo.epochs} epochs of {ppo.minibatch_size}-response minibatches")
 
     def rewardlab_run(repeat: int):
         fn = shaped_reward_fn("sparse", reward_model, tokenizer)
-        log = train_ppo(preset, policy, tokenizer, fn, prompts, seed=repeat, name="sparse", progress=False).log
+        log = train_ppo(ppo, policy, tokenizer, fn, prompts, seed=repeat, name="sparse", progress=False).log
         return samples / sum(log["seconds"]), float(np.mean(log["proxy_reward"][-5:]))
 
     def rloo_run(repeat: int):
-        _, log, seconds = train_with_trl_rloo(preset, policy, tokenizer, reward_model, prompts, seed=repeat)
+        _, log, seconds = train_with_trl_rloo(preset, ppo, policy, tokenizer, reward_model, prompts, seed=repeat)
         return samples / seconds, float(np.mean(log["proxy_reward"][-5:]))
 
     results = run_side_by_side({"rewardlab": rewardlab_run, "trl-rloo": rloo_run}, args.repeats, "samples/s",
                                "final proxy", warmup=0)
 
     shape_steps = args.shape_steps or args.steps
-    shape_preset = load_preset("tiny", ppo_steps=shape_steps)
+    shape_ppo = dataclasses.replace(ppo, steps=shape_steps)
     print(f"\nshare of a PPO step inside reward_fn (scoring + attribution), one run each of {shape_steps} steps, "
           "seed 0:")
     shapes = []
     for shape in ["sparse"] + [s for s in args.shapes.split(",") if s]:
-        fn = shaped_reward_fn(shape, reward_model, tokenizer, shap_max_evals=preset.ppo_shap_max_evals,
-                              lime_num_samples=preset.ppo_lime_num_samples)
+        fn = shaped_reward_fn(shape, reward_model, tokenizer, shap_max_evals=preset.shaping.shap_max_evals,
+                              lime_num_samples=preset.shaping.lime_num_samples)
         start = time.perf_counter()
-        log = train_ppo(shape_preset, policy, tokenizer, fn, prompts, seed=0, name=shape, progress=False).log
+        log = train_ppo(shape_ppo, policy, tokenizer, fn, prompts, seed=0, name=shape, progress=False).log
         total = time.perf_counter() - start
         row = {"shape": shape, "seconds": total, "median_step": statistics.median(log["seconds"]),
                "reward_share": sum(log["reward_seconds"]) / sum(log["seconds"]),
-               "samples_per_s": shape_steps * preset.ppo_batch_size / total}
+               "samples_per_s": shape_steps * ppo.batch_size / total}
         shapes.append(row)
         print(f"{shape:8s} {total:6.1f} s for {shape_steps} steps, median step {row['median_step']:.2f} s, "
               f"reward_fn {row['reward_share']:.0%} of the step, {row['samples_per_s']:.0f} samples/s")
 
     settings = {"repeats": args.repeats, "steps": args.steps, "shape_steps": shape_steps, "prompts": len(prompts),
-                **preset.subset(["ppo_batch_size", "ppo_max_new_tokens", "ppo_learning_rate", "ppo_kl_coef",
-                                 "ppo_epochs", "ppo_minibatch_size", "ppo_shap_max_evals", "ppo_lime_num_samples"])}
+                **{f"ppo_{k}": getattr(ppo, k) for k in ("batch_size", "max_new_tokens", "learning_rate", "kl_coef",
+                                                           "epochs", "minibatch_size")},
+                "ppo_shap_max_evals": preset.shaping.shap_max_evals,
+                "ppo_lime_num_samples": preset.shaping.lime_num_samples}
     return write_json(args.json, {"bench": "ppo", "settings": settings,
                                   **summarise(results, "samples/s", "final proxy"), "shapes": shapes})
 

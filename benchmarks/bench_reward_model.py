@@ -29,22 +29,22 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    from rewardlab.config import load_preset
-    from rewardlab.judges import load_gold_judge
-    from rewardlab.metrics import gold_pair_accuracy
-    from rewardlab.policy import load_sft_policy
-    from rewardlab.preferences import load_preference_data
-    from rewardlab.reward_models import pair_rewards, train_reward_model
-    from rewardlab.trl_peers import train_with_trl_reward_trainer
-    from rewardlab.world import build_world
+    from rewardlab.core.presets import load_preset
+    from rewardlab.core.judges import load_gold_judge
+    from rewardlab.reward.accuracy import gold_pair_accuracy
+    from rewardlab.core.policy import load_sft_policy
+    from rewardlab.reward.preferences import load_preference_data
+    from rewardlab.reward.models import pair_rewards, train_reward_model
+    from rewardlab.rl.trl_peers import train_with_trl_reward_trainer
+    from rewardlab.core.world import build_world
 
-    preset = load_preset("tiny", **({"rm_epochs": args.epochs} if args.epochs else {}))
+    preset = load_preset("tiny", **({"reward_model.epochs": args.epochs} if args.epochs else {}))
     world = build_world(preset)
     policy, tokenizer, _ = load_sft_policy(preset, world=world, progress=False)
     train, heldout = load_preference_data(preset, policy, tokenizer, world, load_gold_judge(preset), progress=False)
-    work = len(train) * preset.rm_epochs
+    work = len(train) * preset.reward_model.epochs
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {len(train)} pairs x "
-          f"{preset.rm_epochs} epochs, batch {preset.rm_batch_size} pairs, model {preset.rm_n_layer}x{preset.rm_n_embd}")
+          f"{preset.reward_model.epochs} epochs, batch {preset.reward_model.batch_size} pairs, model {preset.reward_model.n_layer}x{preset.reward_model.n_embd}")
 
     def accuracy(model):
         rc, rr = pair_rewards(model, tokenizer, heldout)
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> dict:
                                warmup=args.warmup)
     settings = {"repeats": args.repeats, "warmup": args.warmup, "train_pairs": len(train),
                 "heldout_pairs": len(heldout), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                **preset.subset(["rm_epochs", "rm_batch_size", "rm_n_layer", "rm_n_embd", "rm_learning_rate"])}
+                **{f"rm_{k}": getattr(preset.reward_model, k) for k in ("epochs", "batch_size", "n_layer", "n_embd",
+                                                                        "learning_rate")}}
     return write_json(args.json, {"bench": "reward_model", "settings": settings,
                                   **summarise(results, "pairs/s", "held-out accuracy")})
 

@@ -21,7 +21,7 @@ from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
 
 
 def run_rewardlab(preset, tokenizer, world):
-    from rewardlab.policy import train_sft
+    from rewardlab.core.policy import train_sft
 
     start = time.perf_counter()
     _, log = train_sft(preset, tokenizer, world, progress=False)
@@ -33,7 +33,7 @@ def run_trainer(preset, tokenizer, world):
     from transformers import Trainer, TrainingArguments
     from transformers.trainer_utils import set_seed
 
-    from rewardlab.policy import build_policy_model, encode, pad_right, token_loss
+    from rewardlab.core.policy import build_policy_model, encode, pad_right, token_loss
 
     set_seed(preset.seed)
     train = world.splits["train"]
@@ -44,9 +44,9 @@ def run_trainer(preset, tokenizer, world):
         return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
 
     args = TrainingArguments(
-        output_dir="/tmp/rewardlab-bench-trainer", max_steps=preset.sft_steps,
-        per_device_train_batch_size=preset.sft_batch_size, learning_rate=preset.sft_learning_rate,
-        warmup_steps=preset.sft_warmup_steps, lr_scheduler_type="cosine", weight_decay=0.01,
+        output_dir="/tmp/rewardlab-bench-trainer", max_steps=preset.sft.steps,
+        per_device_train_batch_size=preset.sft.batch_size, learning_rate=preset.sft.learning_rate,
+        warmup_steps=preset.sft.warmup_steps, lr_scheduler_type="cosine", weight_decay=0.01,
         max_grad_norm=1.0, use_cpu=True, report_to=[], save_strategy="no", logging_strategy="no",
         disable_tqdm=True, seed=preset.seed, dataloader_drop_last=True,
     )
@@ -58,7 +58,7 @@ def run_trainer(preset, tokenizer, world):
     trainer.train()
     # rewardlab's loop evaluates once at its last step; time the same evaluation here.
     val_loss = token_loss(model.eval(), tokenizer, validation["prompt"], validation["demonstration"],
-                          preset.eval_batch_size)
+                          preset.sampling.eval_batch_size)
     return time.perf_counter() - start, val_loss
 
 
@@ -68,23 +68,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=None, help="default: the tiny preset's sft_steps")
     add_json_flag(parser)
     args = parser.parse_args(argv)
-    from rewardlab.config import load_preset
-    from rewardlab.world import build_tokenizer, build_world
+    from rewardlab.core.presets import load_preset
+    from rewardlab.core.tokenizer import build_tokenizer
+    from rewardlab.core.world import build_world
 
-    overrides = {"sft_steps": args.steps} if args.steps else {}
+    overrides = {"sft.steps": args.steps} if args.steps else {}
     # The Trainer has no mid-run evaluation here; give rewardlab's loop one evaluation too.
     preset = load_preset("tiny", **overrides)
-    preset = load_preset("tiny", sft_eval_every=preset.sft_steps, **overrides)
+    preset = load_preset("tiny", **{**overrides, "sft.eval_every": preset.sft.steps})
     world, tokenizer = build_world(preset), build_tokenizer(preset)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, steps {preset.sft_steps}, "
-          f"batch {preset.sft_batch_size}, train reviews {len(world.splits['train'])}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, steps {preset.sft.steps}, "
+          f"batch {preset.sft.batch_size}, train reviews {len(world.splits['train'])}")
     results = run_side_by_side({"rewardlab": lambda r: run_rewardlab(preset, tokenizer, world),
                                 "trainer": lambda r: run_trainer(preset, tokenizer, world)},
                                args.repeats, "s", "final validation loss")
     settings = {"repeats": args.repeats, "train_reviews": len(world.splits["train"]), "vocabulary": len(tokenizer),
                 "torch": torch.__version__, "threads": torch.get_num_threads(),
-                **preset.subset(["sft_steps", "sft_batch_size", "sft_learning_rate", "sft_warmup_steps",
-                                 "n_layer", "n_embd"])}
+                **{f"sft_{k}": getattr(preset.sft, k) for k in ("steps", "batch_size", "learning_rate", "warmup_steps")},
+                "n_layer": preset.sft.n_layer, "n_embd": preset.sft.n_embd}
     return write_json(args.json, {"bench": "sft", "settings": settings,
                                   **summarise(results, "s", "final validation loss")})
 

@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         import shap
-    from rewardlab.attribution import attribute
-    from rewardlab.config import load_preset
-    from rewardlab.judges import load_gold_judge
-    from rewardlab.policy import load_sft_policy, sample
-    from rewardlab.preferences import load_preference_data
-    from rewardlab.reward_models import load_reward_model, score
-    from rewardlab.world import build_world
+    from rewardlab.shaping.attribution import attribute
+    from rewardlab.core.presets import load_preset
+    from rewardlab.core.judges import load_gold_judge
+    from rewardlab.core.policy import load_sft_policy, sample
+    from rewardlab.reward.preferences import load_preference_data
+    from rewardlab.reward.models import load_reward_model, score
+    from rewardlab.core.world import build_world
 
     preset = load_preset("tiny")
     world = build_world(preset)

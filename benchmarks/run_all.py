@@ -159,12 +159,12 @@ def section_ppo(r: dict) -> list[str]:
         "times; TRL: `trainer.train()`); higher is better. Final proxy = mean reward-model score of the last 5 "
         f"rollouts. {s['repeats']} repeat(s) alternating rewardlab, TRL in one process (seed = repeat), no warm-up.",
         "",
-        *comparison_table(r, {"rewardlab": "rewardlab `ppo_trainer.train_ppo`, sparse reward",
+        *comparison_table(r, {"rewardlab": "rewardlab `rl.trainer.train_ppo`, sparse reward",
                               "trl-rloo": "TRL `RLOOTrainer`, same sequence reward"}, "above"),
         "",
         f"Share of a PPO step spent in `reward_fn` (reward-model scoring plus attribution), one run of "
         f"{s['shape_steps']} steps per shape (seed 0; SHAP {s['ppo_shap_max_evals']} evaluations per response, "
-        f"LIME {s['ppo_lime_num_samples']} samples, as `ppo_shap_max_evals` / `ppo_lime_num_samples`):",
+        f"LIME {s['ppo_lime_num_samples']} samples, as `shaping.shap_max_evals` / `shaping.lime_num_samples`):",
         "",
         *table(["shape", f"{s['shape_steps']} steps", "median step", "in `reward_fn`", "samples/s"], shape_rows),
     ]

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from rewardlab.config import load_preset
+from rewardlab.core.presets import load_preset
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,7 +30,7 @@ def smoke_preset():
 
 @pytest.fixture(scope="session")
 def smoke_world(smoke_preset):
-    from rewardlab.world import build_world
+    from rewardlab.core.world import build_world
 
     return build_world(smoke_preset)
 
@@ -38,7 +38,7 @@ def smoke_world(smoke_preset):
 @pytest.fixture(scope="session")
 def smoke_policy(smoke_preset, smoke_world):
     """(model, tokenizer, log) of a 20-step SFT policy: a few seconds."""
-    from rewardlab.policy import load_sft_policy
+    from rewardlab.core.policy import load_sft_policy
 
     return load_sft_policy(smoke_preset, world=smoke_world, progress=False)
 
@@ -46,8 +46,8 @@ def smoke_policy(smoke_preset, smoke_world):
 @pytest.fixture(scope="session")
 def smoke_pairs(smoke_policy, smoke_world):
     """60 gold-labelled chain pairs over 30 training prompts, sampled from the smoke policy."""
-    from rewardlab import preferences
-    from rewardlab.judges import VaderJudge
+    from rewardlab.reward import preferences
+    from rewardlab.core.judges import VaderJudge
 
     model, tokenizer, _ = smoke_policy
     prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:30]

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from rewardlab import artifacts
-from rewardlab.config import load_preset
+from rewardlab.core import artifacts
+from rewardlab.core.presets import load_preset
 
 PRESET = load_preset("tiny")
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab import attribution as A
-from rewardlab import faithfulness as F
-from rewardlab.reward_models import build_reward_model, forward_with_internals, score
+from rewardlab.shaping import attribution as A
+from rewardlab.shaping import faithfulness as F
+from rewardlab.reward.models import build_reward_model, forward_with_internals, score
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +142,8 @@ def test_credit_spearman_per_response(model, tokenizer, pairs):
 
 
 def test_explorer_switches_method_and_reports_bad_input(model, tokenizer, pairs):
-    from rewardlab.judges import word_credit
-    from rewardlab.widgets import GOLD, AttributionExplorer
+    from rewardlab.core.judges import word_credit
+    from rewardlab.shaping.views import GOLD, AttributionExplorer
 
     explorer = AttributionExplorer(model, tokenizer, *pairs, gold_credit=word_credit, max_evals=120, num_samples=30)
     shap_view = explorer.view.value
@@ -163,7 +163,7 @@ def test_token_heatmap_figure(pairs):
     import matplotlib
 
     matplotlib.use("Agg")
-    from rewardlab.plots import plot_token_credit
+    from rewardlab.shaping.views import plot_token_credit
 
     words = pairs[1][0].split()
     ax = plot_token_credit(words, {"a": np.arange(len(words)) - 3.0, "b": np.ones(len(words))}, words_per_line=8)

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from rewardlab import bo
+from rewardlab.shaping import bo
 
 
 def test_stick_breaking_maps_the_box_onto_the_simplex_and_back():
@@ -92,12 +92,13 @@ def test_bo_improves_on_its_initial_design_on_a_smooth_objective(tmp_path):
 
 def test_parallel_trials_give_the_numbers_of_sequential_ones(smoke_preset, smoke_policy, tmp_path):
     """q = 2 PPO trials in two worker processes match the same trials run one after the other."""
-    import dataclasses
     from functools import partial
 
-    from rewardlab.ppo_experiments import shape_trial
+    from rewardlab.core.presets import load_preset
 
-    preset = dataclasses.replace(smoke_preset, ppo_steps=2)
+    from rewardlab.shaping.study import shape_trial
+
+    preset = load_preset("smoke", **{"bo.ppo.steps": 2})
     evaluate = partial(shape_trial, preset=preset, threads=1)
     kwargs = dict(strategy="random", budget=2, n_init=2, q=2, seed=0, progress=False)
     sequential = bo.run_study(tmp_path / "one.jsonl", evaluate, workers=1, **kwargs)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab import brme as B
-from rewardlab import uncertainty as U
-from rewardlab.reward_models import build_reward_model, score
+from rewardlab.brme import ensemble as B
+from rewardlab.brme import probes as U
+from rewardlab.brme import training as Tr
+from rewardlab.reward.models import build_reward_model, score
 
 
 @pytest.fixture(scope="module")
@@ -89,38 +90,38 @@ def test_bootstrap_weights():
 
 
 def test_split_for_calibration_keeps_prompts_apart(pairs):
-    stage1, calibration = B.split_for_calibration(pairs, 0.25, seed=0)
+    stage1, calibration = Tr.split_for_calibration(pairs, 0.25, seed=0)
     assert len(stage1) + len(calibration) == len(pairs) and len(calibration) > 0
     assert not set(stage1["prompt"]) & set(calibration["prompt"])
     with pytest.raises(ValueError, match="brme_calibration_fraction"):
-        B.split_for_calibration(pairs, 0.001, seed=0)
+        Tr.split_for_calibration(pairs, 0.001, seed=0)
 
 
 def test_training_is_deterministic_and_each_loss_behaves(smoke_policy, pairs, backbone):
-    from rewardlab.config import load_preset
+    from rewardlab.core.presets import load_preset
 
     tokenizer = smoke_policy[1]
-    preset = load_preset("tiny", smoke=True, brme_heads=3, brme_hidden=8, brme_epochs=30, brme_batch_size=16)
-    stage1, calibration = B.split_for_calibration(pairs, 0.3, seed=0)
-    model, log = B.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
-    _, again = B.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
+    preset = load_preset("tiny", smoke=True, brme={"heads": 3, "hidden": 8, "epochs": 30, "batch_size": 16})
+    stage1, calibration = Tr.split_for_calibration(pairs, 0.3, seed=0)
+    model, log = Tr.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
+    _, again = Tr.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
     assert log == again and len(log["loss"]) == 30
     assert log["loss"][-1] < log["loss"][0]
-    _, mse_log = B.train_brme(preset, tokenizer, backbone, pairs, seed=0, loss="reparameterised_mse")
+    _, mse_log = Tr.train_brme(preset, tokenizer, backbone, pairs, seed=0, loss="reparameterised_mse")
     assert mse_log["mean_sigma"][-1] < 0.5 * mse_log["mean_sigma"][0]  # sigma collapses under the reparameterised MSE
     assert not any(p.requires_grad for p in model.reward_model.parameters())  # stage 2 leaves the backbone alone
 
 
 def test_cached_brme_round_trip(smoke_preset, smoke_policy, pairs):
     tokenizer = smoke_policy[1]
-    model, stage1_log, log = B.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
-    again, _, log_again = B.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
-    assert log == log_again and len(again.heads) == smoke_preset.brme_heads
+    model, stage1_log, log = Tr.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
+    again, _, log_again = Tr.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
+    assert log == log_again and len(again.heads) == smoke_preset.brme.heads
     first = B.head_predictions(model, tokenizer, pairs["prompt"], pairs["chosen"])
     second = B.head_predictions(again, tokenizer, pairs["prompt"], pairs["chosen"])
     assert np.allclose(first[0], second[0]) and np.allclose(first[1], second[1])
     with pytest.raises(ValueError, match="unknown BRME loss"):
-        B.load_brme(smoke_preset, tokenizer, pairs, loss="hinge")
+        Tr.load_brme(smoke_preset, tokenizer, pairs, loss="hinge")
 
 
 def test_out_of_distribution_text():

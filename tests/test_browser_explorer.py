@@ -4,7 +4,7 @@ What runs: a JupyterLab server on 127.0.0.1 (random token, free port, a temporar
 holding a copy of ``notebooks/05_token_attribution.ipynb`` with ``SMOKE = True`` injected by
 papermill; Debian's Chromium (``/usr/bin/chromium``, installed with apt-get when it is missing
 and the test runs as root; Playwright never downloads a browser) opens it, runs every cell from
-the Run menu, waits for the :class:`rewardlab.widgets.AttributionExplorer`, chooses each other
+the Run menu, waits for the :class:`rewardlab.shaping.views.AttributionExplorer`, chooses each other
 method in turn and checks that the token heat-map changes every time.
 
 The screenshot goes to the test's ``tmp_path`` and, when ``$REWARDLAB_SCREENSHOT_DIR`` is set,
@@ -373,7 +373,7 @@ def _screenshot(page, path: Path) -> None:
 
 def _repo_outputs() -> dict[str, float]:
     """Notebook 05's figures and runs in the repository, with their modification times."""
-    from rewardlab.artifacts import repo_root
+    from rewardlab.core.artifacts import repo_root
 
     root = repo_root()
     patterns = ["figures/05_*", "papermill_runs/05_*", "papermill_runs/figures/05_*"]

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from rewardlab import claims, stats
+from rewardlab.reporting import claims
+from rewardlab.core import stats
 
 RUNS = Path(__file__).resolve().parents[1] / "papermill_runs"
 FIELDS = {"id", "paper", "notebook", "contrast", "metric", "n", "estimate", "low", "high", "interval_method",
@@ -98,9 +99,9 @@ def test_a_notebook_family_is_holm_corrected_and_missing_runs_say_how_to_run_the
 
 def test_per_unit_keeps_seed_order_and_refuses_arms_on_other_seeds():
     frame = pd.DataFrame({"method": ["a", "b", "a", "b"], "seed": [1, 0, 0, 1], "x": [1.0, 2.0, 3.0, 4.0]})
-    assert claims.per_unit(frame, "x") == {"a": [3.0, 1.0], "b": [2.0, 4.0]}
+    assert stats.per_unit(frame, "x") == {"a": [3.0, 1.0], "b": [2.0, 4.0]}
     with pytest.raises(ValueError, match="same seeds"):
-        claims.per_unit(pd.concat([frame, pd.DataFrame({"method": ["b"], "seed": [2], "x": [0.0]})]), "x")
+        stats.per_unit(pd.concat([frame, pd.DataFrame({"method": ["b"], "seed": [2], "x": [0.0]})]), "x")
 
 
 def test_claims_json_is_written_atomically_and_the_notebook_table_reads_it(tmp_path, monkeypatch):

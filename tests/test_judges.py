@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab.judges import ClassifierJudge, VaderJudge, word_credit
-from rewardlab.metrics import distinct_n, naturalness_nll
-from rewardlab.world import generate_reviews
+from rewardlab.core.judges import ClassifierJudge, VaderJudge, word_credit
+from rewardlab.rl.evaluation import distinct_n, naturalness_nll
+from rewardlab.core.world import generate_reviews
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -84,7 +84,7 @@ def test_naturalness_is_the_mean_token_nll(smoke_policy):
 def test_classifier_judge_from_a_local_model(tmp_path, smoke_preset):
     from transformers import GPT2Config, GPT2ForSequenceClassification
 
-    from rewardlab.world import build_tokenizer
+    from rewardlab.core.tokenizer import build_tokenizer
 
     tokenizer = build_tokenizer(smoke_preset)
     config = GPT2Config(vocab_size=len(tokenizer), n_embd=16, n_layer=1, n_head=2, num_labels=2,

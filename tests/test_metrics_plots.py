@@ -4,9 +4,10 @@ import matplotlib
 import numpy as np
 import pytest
 
-from rewardlab.config import load_preset
-from rewardlab.metrics import load_metrics, record_metrics
-from rewardlab.plots import credit_html, save_figure
+from rewardlab.core.presets import load_preset
+from rewardlab.reporting.metrics import load_metrics, record_metrics
+from rewardlab.reporting.figures import save_figure
+from rewardlab.shaping.views import credit_html
 
 matplotlib.use("Agg")
 
@@ -58,7 +59,7 @@ def test_credit_html_escapes_and_colours():
 def test_plot_prefix_tree_draws_every_node():
     import matplotlib.pyplot as plt
 
-    from rewardlab.plots import plot_prefix_tree
+    from rewardlab.tree.sampling import plot_prefix_tree
 
     leaves = ["a b c d", "a b c e", "a x y z", "a x y w"]
     fig, ax = plt.subplots()

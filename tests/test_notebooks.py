@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-from rewardlab.claims import CLAIMS, evaluate
+from rewardlab.reporting.claims import CLAIMS, evaluate
 from rewardlab.reproduce import NotebookFailed, discover, notebooks_dir, run_notebook
 
 NOTEBOOKS = discover()

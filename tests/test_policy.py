@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab.config import load_preset
-from rewardlab.policy import load_sft_policy, response_logprobs, sample, train_sft
-from rewardlab.world import build_tokenizer
+from rewardlab.core.presets import load_preset
+from rewardlab.core.policy import load_sft_policy, response_logprobs, sample, train_sft
+from rewardlab.core.tokenizer import build_tokenizer
 
 
 def test_sft_lowers_the_validation_loss(smoke_policy):
@@ -15,7 +15,7 @@ def test_sft_lowers_the_validation_loss(smoke_policy):
 
 def test_sft_is_deterministic(smoke_preset, smoke_world):
     tokenizer = build_tokenizer(smoke_preset)
-    preset = load_preset("tiny", smoke=True, sft_steps=6, sft_eval_every=3)
+    preset = load_preset("tiny", smoke=True, sft={"steps": 6, "eval_every": 3})
     _, first = train_sft(preset, tokenizer, smoke_world, progress=False)
     _, second = train_sft(preset, tokenizer, smoke_world, progress=False)
     assert first == second
@@ -74,7 +74,7 @@ def test_pretrained_loading_path_with_a_locally_saved_model(tmp_path, smoke_pres
     torch.manual_seed(0)
     GPT2LMHeadModel(config).save_pretrained(tmp_path / "local-gpt2")
     tokenizer.save_pretrained(tmp_path / "local-gpt2")
-    preset = load_preset("tiny", smoke=True, policy_name=str(tmp_path / "local-gpt2"), sft_steps=4, sft_eval_every=2)
+    preset = load_preset("tiny", smoke=True, sft={"base": str(tmp_path / "local-gpt2"), "steps": 4, "eval_every": 2})
     model, loaded_tokenizer, log = load_sft_policy(preset, world=smoke_world, progress=False)
     assert model.config.n_embd == 32 and len(loaded_tokenizer) == len(tokenizer)
     assert len(log["val_loss"]) == 2 and np.isfinite(log["val_loss"]).all()

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from rewardlab import ppo_trainer as P
-from rewardlab.reward_models import build_reward_model, score
-from rewardlab.shaping import SHAPES, shaped_reward_fn
+from rewardlab.core.presets import load_preset
+from rewardlab.rl import trainer as P
+from rewardlab.reward.models import build_reward_model, score
+from rewardlab.shaping.shapes import SHAPES, shaped_reward_fn
 
 
 def _rollout(n_tokens, finished, width=4):
@@ -48,7 +49,7 @@ def test_bad_rewards_name_the_step_the_shaping_and_the_lengths():
 def ppo_setup(smoke_preset, smoke_policy, smoke_world):
     policy, tokenizer, _ = smoke_policy
     prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:40]
-    return smoke_preset, policy, tokenizer, prompts
+    return smoke_preset.shaping.ppo, policy, tokenizer, prompts
 
 
 def _count_reward(tokenizer, word):
@@ -59,21 +60,21 @@ def _count_reward(tokenizer, word):
 
 
 def test_ppo_run_logs_every_quantity_is_reproducible_and_keeps_the_reference(ppo_setup):
-    preset, policy, tokenizer, prompts = ppo_setup
+    config, policy, tokenizer, prompts = ppo_setup
     before = [p.detach().clone() for p in policy.parameters()]
     reward_fn = _count_reward(tokenizer, "the")
-    first = P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
+    first = P.train_ppo(config, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
                         gold_fn=lambda responses: np.zeros(len(responses)))
-    second = P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
+    second = P.train_ppo(config, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
                          gold_fn=lambda responses: np.zeros(len(responses)))
-    assert set(first.log) == set(P.LOG_KEYS) and first.log["step"] == list(range(1, preset.ppo_steps + 1))
-    tracked = P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
+    assert set(first.log) == set(P.LOG_KEYS) and first.log["step"] == list(range(1, config.steps + 1))
+    tracked = P.train_ppo(config, policy, tokenizer, reward_fn, prompts, seed=3, name="count", progress=False,
                           gold_fn=lambda responses: np.zeros(len(responses)),
                           track={"words": lambda p, r: [len(x.split()) for x in r]})
     assert tracked.log["proxy_reward"] == first.log["proxy_reward"]  # logging only: the run is unchanged
-    assert len(tracked.log["words"]) == preset.ppo_steps and all(w > 0 for w in tracked.log["words"])
+    assert len(tracked.log["words"]) == config.steps and all(w > 0 for w in tracked.log["words"])
     with pytest.raises(ValueError, match="clash"):
-        P.train_ppo(preset, policy, tokenizer, reward_fn, prompts, track={"kl": reward_fn}, progress=False)
+        P.train_ppo(config, policy, tokenizer, reward_fn, prompts, track={"kl": reward_fn}, progress=False)
     for key in P.LOG_KEYS:
         if key not in ("seconds", "reward_seconds"):
             assert np.all(np.isfinite(first.log[key])), key
@@ -87,10 +88,9 @@ def test_ppo_run_logs_every_quantity_is_reproducible_and_keeps_the_reference(ppo
 
 def test_ppo_learns_a_dense_reward(ppo_setup):
     """Rewarding every "the" must make the policy say "the" more often (12 steps of 16 responses)."""
-    preset, policy, tokenizer, prompts = ppo_setup
-    preset = dataclasses.replace(preset, ppo_steps=12, ppo_batch_size=16, ppo_minibatch_size=8,
-                                 ppo_learning_rate=3e-3, ppo_kl_coef=0.0)
-    result = P.train_ppo(preset, policy, tokenizer, _count_reward(tokenizer, "the"), prompts, seed=0,
+    config, policy, tokenizer, prompts = ppo_setup
+    config = dataclasses.replace(config, steps=12, batch_size=16, minibatch_size=8, learning_rate=3e-3, kl_coef=0.0)
+    result = P.train_ppo(config, policy, tokenizer, _count_reward(tokenizer, "the"), prompts, seed=0,
                          name="count", progress=False)
     rewards = result.log["proxy_reward"]
     assert np.mean(rewards[-3:]) > np.mean(rewards[:3]) + 0.5, rewards
@@ -100,7 +100,7 @@ def test_action_log_probs_are_those_of_the_distribution_sampled_from(ppo_setup):
     """Suppressed special tokens and a first <eos> are never sampled, so they hold no probability:
     log-probs renormalise over the allowed tokens (else a policy could park mass on <unk> and
     the KL estimate E[log pi - log pi_ref] would go negative)."""
-    preset, policy, tokenizer, prompts = ppo_setup
+    config, policy, tokenizer, prompts = ppo_setup
     torch.manual_seed(0)
     rollout = P.sample_rollout(policy, tokenizer, prompts[:6], max_new_tokens=6)
     assert rollout.suppressed_ids and tokenizer.eos_token_id not in rollout.suppressed_ids
@@ -125,21 +125,21 @@ def test_action_log_probs_are_those_of_the_distribution_sampled_from(ppo_setup):
 
 
 def test_bad_reward_during_training_stops_with_the_step_and_the_name(ppo_setup):
-    preset, policy, tokenizer, prompts = ppo_setup
+    config, policy, tokenizer, prompts = ppo_setup
     with pytest.raises(FloatingPointError, match="step 1: reward 'broken'"):
-        P.train_ppo(preset, policy, tokenizer, lambda p, r: [float("nan")] * len(r), prompts, name="broken",
+        P.train_ppo(config, policy, tokenizer, lambda p, r: [float("nan")] * len(r), prompts, name="broken",
                     progress=False)
     with pytest.raises(ValueError, match="expected"):
-        P.train_ppo(preset, policy, tokenizer, lambda p, r: [np.zeros(99)] * len(r), prompts, name="long",
+        P.train_ppo(config, policy, tokenizer, lambda p, r: [np.zeros(99)] * len(r), prompts, name="long",
                     progress=False)
     with pytest.raises(ValueError, match="needs prompts"):
-        P.train_ppo(preset, policy, tokenizer, lambda p, r: [0.0] * len(r), [], progress=False)
+        P.train_ppo(config, policy, tokenizer, lambda p, r: [0.0] * len(r), [], progress=False)
 
 
 @pytest.mark.parametrize("shape", list(SHAPES) + ["pure-sparse mixture"])
-def test_shaped_rewards_line_up_with_the_policy_tokens_and_sum_to_the_score(shape, ppo_setup):
-    preset, policy, tokenizer, prompts = ppo_setup
-    reward_model = build_reward_model(preset, tokenizer, seed=1).eval()
+def test_shaped_rewards_line_up_with_the_policy_tokens_and_sum_to_the_score(shape, ppo_setup, smoke_preset):
+    config, policy, tokenizer, prompts = ppo_setup
+    reward_model = build_reward_model(smoke_preset, tokenizer, seed=1).eval()
     torch.manual_seed(0)
     rollout = P.sample_rollout(policy, tokenizer, prompts[:4], max_new_tokens=8)
     weights = {"shap": 0.25, "lime": 0.25, "attention": 0.25, "sparse": 0.25} if shape == "mixture" else None
@@ -153,7 +153,7 @@ def test_shaped_rewards_line_up_with_the_policy_tokens_and_sum_to_the_score(shap
 
 
 def test_steps_to_threshold_uses_a_trailing_mean_and_reports_never_as_nan():
-    from rewardlab.ppo_experiments import learning_speed, steps_to_threshold
+    from rewardlab.rl.evaluation import learning_speed, steps_to_threshold
 
     curve = [0.0, 0.9, 0.0, 0.3, 0.6, 0.9]
     assert steps_to_threshold(curve, 0.5, window=1) == 2  # one lucky batch is enough without smoothing
@@ -170,22 +170,22 @@ def test_steps_to_threshold_uses_a_trailing_mean_and_reports_never_as_nan():
     assert speed.loc["a", "auc_gold"] == pytest.approx(1.4 / 3) and speed.loc["b", "auc_gold"] == pytest.approx(0.1)
 
 
-def test_run_methods_gives_the_same_runs_in_worker_processes_as_in_process(ppo_setup):
+def test_run_methods_gives_the_same_runs_in_worker_processes_as_in_process(ppo_setup, smoke_preset):
     """Forked workers (closures as reward functions, one torch thread each) reproduce the in-process runs."""
-    from rewardlab.ppo_experiments import Method, run_methods
+    from rewardlab.rl.runs import Method, run_methods
 
-    preset, policy, tokenizer, prompts = ppo_setup
-    preset = dataclasses.replace(preset, ppo_steps=2)
-    reward_model = build_reward_model(preset, tokenizer, seed=1).eval()
+    config, policy, tokenizer, prompts = ppo_setup
+    config = dataclasses.replace(config, steps=2)
+    reward_model = build_reward_model(smoke_preset, tokenizer, seed=1).eval()
     methods = {"the": Method(lambda seed: _count_reward(tokenizer, "the")),
-               "a, beta 0": Method(lambda seed: _count_reward(tokenizer, "a"), {"ppo_kl_coef": 0.0})}
+               "a, beta 0": Method(lambda seed: _count_reward(tokenizer, "a"), {"kl_coef": 0.0})}
     gold = lambda responses: np.zeros(len(responses))  # noqa: E731
     runs = {}
     saved = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' setting, so the in-process runs are comparable bit for bit
     try:
         for workers in (1, 2):
-            runs[workers] = run_methods(dataclasses.replace(preset, ppo_workers=workers), policy, tokenizer,
+            runs[workers] = run_methods(load_preset("smoke", **{"runs.workers": workers}), config, policy, tokenizer,
                                         reward_model, prompts, prompts[:4], gold, methods, [0, 1], progress=False,
                                         track={"words": lambda p, r: [len(x.split()) for x in r]})
     finally:

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from rewardlab import preferences as P
-from rewardlab.judges import VaderJudge
+from rewardlab.reward import preferences as P
+from rewardlab.tree import sampling as Tree
+from rewardlab.core.judges import VaderJudge
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def test_chain_gives_k_independent_responses(smoke_policy, prompts):
 def test_tree_shape_and_shared_prefixes(smoke_policy, prompts):
     model, tokenizer, _ = smoke_policy
     depth, branching, segment = 3, 2, 3
-    groups = P.sample_tree(model, tokenizer, prompts, depth, branching, seed=0, segment_tokens=segment,
+    groups = Tree.sample_tree(model, tokenizer, prompts, depth, branching, seed=0, segment_tokens=segment,
                            max_new_tokens=12)
     for group in groups:
         assert len(group.responses) == branching ** depth
@@ -41,10 +42,10 @@ def test_tree_shape_and_shared_prefixes(smoke_policy, prompts):
 
 
 def test_segment_lengths():
-    assert P.segment_lengths(3, 10, 48) == [10, 10, 28]
-    assert P.segment_lengths(1, 10, 48) == [48]
+    assert Tree.segment_lengths(3, 10, 48) == [10, 10, 28]
+    assert Tree.segment_lengths(1, 10, 48) == [48]
     with pytest.raises(ValueError, match="no room"):
-        P.segment_lengths(5, 12, 48)
+        Tree.segment_lengths(5, 12, 48)
 
 
 def test_draw_pairs_budget_spread_and_errors():
@@ -91,7 +92,7 @@ def test_check_preference_dataset_errors():
 
 def test_equal_budget_control(smoke_policy, prompts):
     model, tokenizer, _ = smoke_policy
-    chain, tree, chain_groups, tree_groups = P.equal_budget_datasets(
+    chain, tree, chain_groups, tree_groups = Tree.equal_budget_datasets(
         model, tokenizer, prompts, VaderJudge(), budget=12, depth=2, branching=2, tau=0.1, seed=0,
         segment_tokens=4, max_new_tokens=12)
     assert len(chain) == len(tree) == 12

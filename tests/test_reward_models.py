@@ -2,10 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab.metrics import (best_of_n, gold_pair_accuracy, kl_best_of_n, pair_accuracy, reward_uncertainty,
-                               spearman, win_rate)
-from rewardlab.reward_models import (bradley_terry_loss, build_reward_model, encode_for_reward,
-                                     forward_with_internals, load_reward_model, score, train_reward_model)
+from rewardlab.rl.evaluation import best_of_n, kl_best_of_n
+from rewardlab.reward.accuracy import gold_pair_accuracy, pair_accuracy, reward_uncertainty, spearman, win_rate
+from rewardlab.reward.models import (
+    bradley_terry_loss,
+    build_reward_model,
+    encode_for_reward,
+    forward_with_internals,
+    load_reward_model,
+    score,
+    train_reward_model,
+)
 
 
 def without_timing(log):
@@ -32,7 +39,7 @@ def test_loss_gradient_pushes_chosen_up():
 
 
 def test_encoding_matches_trl_text(smoke_preset):
-    from rewardlab.world import build_tokenizer
+    from rewardlab.core.tokenizer import build_tokenizer
 
     tokenizer = build_tokenizer(smoke_preset)
     ids = encode_for_reward(tokenizer, ["the plot was"], [" good ."])[0]
@@ -44,9 +51,9 @@ def test_encoding_matches_trl_text(smoke_preset):
 
 def test_training_learns_and_is_deterministic(smoke_preset, smoke_policy, pairs):
     _, tokenizer, _ = smoke_policy
-    from rewardlab.config import load_preset
+    from rewardlab.core.presets import load_preset
 
-    preset = load_preset("tiny", smoke=True, rm_epochs=6)
+    preset = load_preset("tiny", smoke=True, **{"reward_model.epochs": 6})
     model, log = train_reward_model(preset, tokenizer, pairs, pairs, seed=0, progress=False)
     assert log["train_loss"][-1] < log["train_loss"][0]
     assert log["eval_accuracy"][-1] > 0.7  # fits its own training pairs
@@ -64,9 +71,9 @@ def test_score_is_batch_invariant_and_shapes(smoke_preset, smoke_policy, pairs):
     internals = forward_with_internals(model, tokenizer, pairs["prompt"][0], pairs["chosen"][0])
     T = len(internals["input_ids"])
     assert internals["reward"] == pytest.approx(full[0], abs=1e-5)
-    assert len(internals["attentions"]) == smoke_preset.rm_n_layer
-    assert internals["attentions"][0].shape == (smoke_preset.rm_n_head, T, T)
-    assert internals["hidden_states"][-1].shape == (T, smoke_preset.rm_n_embd)
+    assert len(internals["attentions"]) == smoke_preset.reward_model.n_layer
+    assert internals["attentions"][0].shape == (smoke_preset.reward_model.n_head, T, T)
+    assert internals["hidden_states"][-1].shape == (T, smoke_preset.reward_model.n_embd)
     assert internals["tokens"][internals["response_start"]:-1] == pairs["chosen"][0].split()
 
 
@@ -105,11 +112,11 @@ def test_pair_metrics():
 
 
 def test_trl_reward_trainer_trains_the_same_model(smoke_preset, smoke_policy, pairs):
-    from rewardlab.config import load_preset
-    from rewardlab.trl_peers import train_with_trl_reward_trainer
+    from rewardlab.core.presets import load_preset
+    from rewardlab.rl.trl_peers import train_with_trl_reward_trainer
 
     _, tokenizer, _ = smoke_policy
-    preset = load_preset("tiny", smoke=True, rm_epochs=6)
+    preset = load_preset("tiny", smoke=True, **{"reward_model.epochs": 6})
     _, before = train_reward_model(preset, tokenizer, pairs, seed=0, progress=False)
     model, seconds = train_with_trl_reward_trainer(preset, tokenizer, pairs, seed=0)
     _, after = train_reward_model(preset, tokenizer, pairs, seed=0, progress=False)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rewardlab.robust import BRMEReward, robust_reward
+from rewardlab.brme.robust import BRMEReward, robust_reward
 
 MU = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 2.0]])
 SIGMA = np.array([[0.3, 0.1, 0.9], [0.2, 0.5, 0.4]])
@@ -27,9 +27,9 @@ def test_the_two_endpoints_are_nominal_rlhf_and_the_worst_head():
 def test_brme_reward_is_a_ppo_reward_and_says_which_objective(smoke_preset, smoke_policy, smoke_world):
     import torch
 
-    from rewardlab.brme import BRME, head_predictions, uncertainty_penalised_reward
-    from rewardlab.ppo_trainer import sample_rollout, token_reward_tensor
-    from rewardlab.reward_models import build_reward_model
+    from rewardlab.brme.ensemble import BRME, head_predictions, uncertainty_penalised_reward
+    from rewardlab.rl.trainer import sample_rollout, token_reward_tensor
+    from rewardlab.reward.models import build_reward_model
 
     policy, tokenizer, _ = smoke_policy
     torch.manual_seed(0)
@@ -61,7 +61,7 @@ def test_brme_reward_is_a_ppo_reward_and_says_which_objective(smoke_preset, smok
 
 
 def test_peak_to_final_drop_measures_how_far_a_run_fell_from_its_best():
-    from rewardlab.ppo_experiments import peak_to_final_drop
+    from rewardlab.rl.evaluation import peak_to_final_drop
 
     assert peak_to_final_drop([0, 1, 2, 3], window=1) == 0.0  # still rising: no drop
     assert peak_to_final_drop([0, 4, 1, 1], window=1) == 3.0

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab import ppo
-from rewardlab import shaping as S
+from rewardlab.rl import ppo
+from rewardlab.shaping import shapes as S
 
 
 def test_sparse_uniform_and_abc_sum_to_the_reward():

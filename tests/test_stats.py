@@ -1,4 +1,4 @@
-"""rewardlab.stats: intervals against scipy on known data, Holm on a hand-worked case, the verdict rule at its edges."""
+"""rewardlab.core.stats: intervals against scipy on known data, Holm on a hand-worked case, the verdict rule at its edges."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from rewardlab import stats
+from rewardlab.core import stats
 
 
 def test_t_interval_matches_scipy_and_is_wider_than_the_normal_one_for_three_seeds():

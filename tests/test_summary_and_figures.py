@@ -8,8 +8,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from rewardlab import figures, summary  # noqa: E402
-from rewardlab.plots import save_figure  # noqa: E402
+from rewardlab.reporting import figures
+from rewardlab.reporting import summary  # noqa: E402
+from rewardlab.reporting.figures import save_figure  # noqa: E402
 
 
 def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them(tmp_path):

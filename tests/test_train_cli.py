@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardlab import train
+import rewardlab.train as train
 
 
 def test_a_stage_trains_and_writes_a_loadable_model_and_its_log(tmp_path):
@@ -48,9 +48,9 @@ def test_ppo_runs_data_parallel_in_two_cpu_processes(tmp_path):
 
 
 def test_a_multi_process_launch_refuses_to_build_an_artifact_and_names_the_command(tmp_path, monkeypatch):
-    from rewardlab import artifacts
-    from rewardlab.config import load_preset
+    from rewardlab.core import artifacts
+    from rewardlab.core.presets import load_preset
 
     monkeypatch.setattr(artifacts, "_launched_processes", lambda: 2)
-    with pytest.raises(RuntimeError, match=r"python -m rewardlab.train prepare --preset tiny"):
+    with pytest.raises(RuntimeError, match=r"python -m rewardlab.train prepare --preset smoke"):
         artifacts.cached(load_preset("tiny", smoke=True), "anything", {"a": 1}, lambda folder: None)

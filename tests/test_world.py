@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from rewardlab import world as W
-from rewardlab.config import load_preset
+from rewardlab.core import tokenizer as T
+from rewardlab.core import world as W
+from rewardlab.core.presets import load_preset
 
 LEXICON = SentimentIntensityAnalyzer().lexicon
 
@@ -18,7 +19,7 @@ def test_vocabulary_size_and_valence_spread():
     preset = load_preset("tiny")
     vocabulary = W.generator_vocabulary(preset)
     assert len(vocabulary) >= 1500
-    valences = [v for _, v in W.sentiment_vocabulary(preset.n_sentiment_words)]
+    valences = [v for _, v in W.sentiment_vocabulary(preset.world.n_sentiment_words)]
     assert min(valences) < -3 and max(valences) > 3
     assert sum(-1 < v < 1 for v in valences) > 100  # weak words too, not only extremes
     for word in W.NEGATORS + W.INTENSIFIERS + W.DAMPENERS + [W.CONTRAST]:
@@ -33,7 +34,7 @@ def test_filler_words_carry_no_valence():
 
 def test_review_lengths_and_prompts(smoke_preset):
     reviews = W.generate_reviews(smoke_preset, n=300, seed=0)
-    responses = [len(r) - smoke_preset.prompt_words for r in reviews]
+    responses = [len(r) - smoke_preset.world.prompt_words for r in reviews]
     assert min(responses) >= 16 and max(responses) <= 48
     assert len(set(responses)) > 10  # a spread of lengths
     vocabulary = set(W.generator_vocabulary(smoke_preset))
@@ -41,7 +42,7 @@ def test_review_lengths_and_prompts(smoke_preset):
 
 
 def test_reviews_span_the_gold_range(smoke_world):
-    from rewardlab.judges import VaderJudge
+    from rewardlab.core.judges import VaderJudge
 
     gold = VaderJudge()(smoke_world.splits["train"]["demonstration"])
     assert gold.min() < -0.5 and gold.max() > 0.5 and abs(gold.mean()) < 0.3
@@ -53,13 +54,13 @@ def test_splits_have_disjoint_prompts(smoke_world, smoke_preset):
     assert not prompts["train"] & prompts["test"]
     assert not prompts["validation"] & prompts["test"]
     total = sum(len(s) for s in smoke_world.splits.values())
-    assert total == smoke_preset.n_reviews
-    assert abs(len(smoke_world.splits["test"]) / total - smoke_preset.test_fraction) < 0.05
-    assert all(len(p.split()) == smoke_preset.prompt_words for p in smoke_world.splits["train"]["prompt"])
+    assert total == smoke_preset.world.n_reviews
+    assert abs(len(smoke_world.splits["test"]) / total - smoke_preset.world.test_fraction) < 0.05
+    assert all(len(p.split()) == smoke_preset.world.prompt_words for p in smoke_world.splits["train"]["prompt"])
 
 
 def test_tokenizer_round_trip_one_token_per_word(smoke_preset, smoke_world, tmp_path):
-    tokenizer = W.build_tokenizer(smoke_preset)
+    tokenizer = T.build_tokenizer(smoke_preset)
     assert len(tokenizer) == len(W.generator_vocabulary(smoke_preset)) + 4
     for text in smoke_world.splits["test"]["demonstration"][:20]:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -76,8 +77,8 @@ def test_tokenizer_round_trip_one_token_per_word(smoke_preset, smoke_world, tmp_
 
 
 def test_load_tokenizer_is_cached(smoke_preset):
-    first = W.load_tokenizer(smoke_preset)
-    assert first.get_vocab() == W.load_tokenizer(smoke_preset).get_vocab()
+    first = T.load_tokenizer(smoke_preset)
+    assert first.get_vocab() == T.load_tokenizer(smoke_preset).get_vocab()
 
 
 def test_imdb_loading_path_with_a_local_dataset(tmp_path):
@@ -86,7 +87,7 @@ def test_imdb_loading_path_with_a_local_dataset(tmp_path):
     long_review = " ".join(f"word{i}" for i in range(60))
     texts = [long_review.replace("word0", f"start{i}") for i in range(40)] + ["too short"]
     datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": texts, "label": [0] * 41})}).save_to_disk(tmp_path / "imdb")
-    preset = load_preset("tiny", world="imdb", dataset_name=str(tmp_path / "imdb"), prompt_words=8)
+    preset = load_preset("tiny", world={"source": "imdb", "dataset_name": str(tmp_path / "imdb"), "prompt_words": 8})
     world = W.build_world(preset)
     assert world.vocabulary is None
     total = sum(len(s) for s in world.splits.values())

@@ -1,14 +1,35 @@
-"""rewardlab: RLHF reward research on one shared task, in notebooks backed by this package.
+"""rewardlab: four lines of RLHF reward research on one shared task, in notebooks backed by this package.
 
-Modules (one idea each): ``config`` presets, ``world`` the review world and tokenizer,
-``judges`` gold judge and ground-truth credit, ``policy`` SFT, sampling and log-probs,
-``preferences``, ``reward_models`` and ``trl_peers`` for reward learning, ``artifacts`` the
-on-disk cache, ``metrics``, ``plots`` and ``quiet`` for notebooks, ``stats`` the intervals,
-Holm's correction and the verdict rule, ``claims`` the pre-registered claims (claims.json),
-``summary`` SUMMARY.md, ``reproduce`` the papermill runner.
+The map, bottom to top (a layer imports only from layers below it):
+
+    core/        config (a config per stage, composed into a preset), fields (checks, overrides), presets,
+                 artifacts (the on-disk cache), world (the review world), tokenizer, judges (gold judge,
+                 word credit), policy (SFT, sampling, log-probs), stats (intervals, Holm, verdicts),
+                 claim (what a pre-registered claim declares), quiet
+    reward/      preferences (chain sampling, gold labels), models (Bradley-Terry reward models),
+                 accuracy (pair accuracy, rank correlation, win rates)
+    rl/          ppo (the equations), trainer (per-token PPO, the public interface), runs (a grid of
+                 runs in worker processes), evaluation (held-out scores, best-of-n, learning curves),
+                 trl_peers (TRL's RewardTrainer and RLOOTrainer as peers)
+    one package per paper idea, each with its claims (claims.py):
+    shaping/     Koo et al. 2025: attribution (SHAP, LIME, attention), faithfulness, shapes (per-token
+                 rewards), bo (BoTorch over mixture weights), study (the PPO grid, a BO trial), views
+    rcfd/        Rita et al. 2024: calibration (the RCfD reward), alignment (A = KL of reward densities)
+    tree/        Qiu et al. 2024: sampling (prefix trees of responses)
+    brme/        Yan et al. 2024: ensemble (K Gaussian heads), training, robust (the robust objective),
+                 study (notebook 09's runs), probes (out-of-distribution inputs for sigma)
+    stack        the one loader: world, tokenizer, SFT policy, gold judge, preference data, reward models
+    reporting/   claims (claims.json), metrics (a notebook's numbers), figures (style, bands, saving,
+                 make figures), summary (SUMMARY.md)
+    reproduce    make reproduce (papermill);  train: python -m rewardlab.train / accelerate launch
+
+    from rewardlab import load_preset, load_stack
+    stack = load_stack(load_preset("tiny"))
 """
 
-from .config import Preset, load_preset
+from rewardlab.core.config import Preset
+from rewardlab.core.presets import load_preset
+from rewardlab.stack import load_stack
 
-__all__ = ["Preset", "load_preset"]
+__all__ = ["Preset", "load_preset", "load_stack"]
 __version__ = "0.1.0"

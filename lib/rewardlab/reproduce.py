@@ -5,15 +5,15 @@
 Each notebook ``notebooks/NN_topic.ipynb`` is executed with the parameters ``PRESET`` and
 ``SMOKE`` injected into its ``parameters`` cell. The executed copy goes to
 ``papermill_runs/NN_topic.ipynb`` (its metrics file and figures are written by the notebook
-through :func:`rewardlab.metrics.record_metrics` and :func:`rewardlab.plots.save_figure`).
+through :func:`rewardlab.reporting.metrics.record_metrics` and :func:`rewardlab.reporting.figures.save_figure`).
 
 Executed copies carry no absolute path of the machine: the repository, the artifact cache, the
 home folder and the temp folder are rewritten to ``.``, ``artifacts``, ``~`` and ``<tmp>``.
 A failing notebook stops the run with a message naming the notebook and the failing cell; its
 partial executed copy is kept for inspection. Before a notebook runs, its old figures (PNG, SVG and
-saved source, see :mod:`rewardlab.figures`) are removed, so a renamed figure leaves nothing stale.
+saved source, see :mod:`rewardlab.reporting.figures`) are removed, so a renamed figure leaves nothing stale.
 After the run, ``claims.json`` and ``SUMMARY.md`` in the output folder are rewritten from the
-metrics files (:mod:`rewardlab.claims`, :mod:`rewardlab.summary`).
+metrics files (:mod:`rewardlab.reporting.claims`, :mod:`rewardlab.reporting.summary`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .artifacts import artifacts_root, atomic_write_text, repo_root
+from rewardlab.core.artifacts import artifacts_root, atomic_write_text, repo_root
+from rewardlab.core.presets import load_preset
+from rewardlab.reporting.figures import sources_dir
+from rewardlab.reporting.summary import repository_readme, write_summary
 
 
 class NotebookFailed(RuntimeError):
@@ -90,7 +93,7 @@ def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
     (default ``papermill_runs/``) and ``figures_dir`` (default ``figures/``).
     """
     import papermill
-    from papermill.exceptions import PapermillExecutionError
+    from papermill.exceptions import PapermillExecutionError  # local: see above
 
     notebook = Path(notebook).resolve()
     output_dir = Path(output_dir or repo_root() / "papermill_runs").resolve()
@@ -135,10 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, default=None, help="default: papermill_runs/")
     parser.add_argument("--figures-dir", type=Path, default=None, help="default: figures/")
     args = parser.parse_args(argv)
-    from .config import load_preset
-
-    from .figures import sources_dir
-    from .summary import repository_readme, write_summary
 
     load_preset(args.preset)  # fail early, naming the valid presets
     notebooks = discover(args.only or None)

@@ -9,12 +9,12 @@
 The notebooks call the same functions; this entry point is for scaling one training run out.
 Under ``accelerate launch`` every process runs this module: ``sft`` and ``reward-model`` are
 data-parallel (each process a shard of every batch, gradients averaged by ``accelerate``), and
-``ppo`` samples one rollout of ``ppo_batch_size`` per process per step (so the effective batch
-is processes x ``ppo_batch_size``) with the logged scalars averaged over processes. What a stage
+``ppo`` samples one rollout of ``shaping.ppo.batch_size`` per process per step (so the effective batch
+is processes x that batch size) with the logged scalars averaged over processes. What a stage
 needs from earlier stages (the world, the SFT policy, the preference data and reward model) comes
 from the artifact cache, which ``prepare`` fills in one process: building an entry means training,
 and a training inside one process of a launch would wait forever on the others, so a launch
-that finds the cache cold stops with that command (:func:`rewardlab.artifacts.cached`). Only the
+that finds the cache cold stops with that command (:func:`rewardlab.core.artifacts.cached`). Only the
 main process writes ``--output``: the model (``save_pretrained``, with its tokenizer) and
 ``log.json`` (the per-step log).
 """
@@ -26,55 +26,45 @@ import json
 import sys
 from pathlib import Path
 
-from .artifacts import atomic_write_text
+from accelerate import PartialState
+
+from rewardlab.core.artifacts import atomic_write_text
+from rewardlab.core.config import resolve_device
+from rewardlab.core.policy import train_sft
+from rewardlab.core.presets import load_preset
+from rewardlab.core.tokenizer import load_tokenizer
+from rewardlab.reward.models import train_reward_model
+from rewardlab.rl.trainer import train_ppo
+from rewardlab.shaping.shapes import SHAPES, shaped_reward_fn
+from rewardlab.stack import load_stack
 
 STAGES = ("prepare", "sft", "reward-model", "ppo")
 
 
 def run(stage: str, preset, seed: int, shape: str = "sparse"):
     """Train ``stage``; returns (model, tokenizer, log). ``prepare`` only loads (building on first use) what
-    ``ppo`` needs, through the same :func:`rewardlab.ppo_experiments.shaping_setup` the notebooks' BO trials use."""
-    from accelerate import PartialState
-
-    from .ppo_experiments import shaping_setup
-
+    ``ppo`` needs, through the same loader the notebooks and the BO trials use (:func:`rewardlab.stack.load_stack`)."""
     progress = PartialState().is_main_process
+    stack = load_stack(preset, progress=False)
     if stage == "sft":
-        from .policy import train_sft
-        from .world import build_world, load_tokenizer
-
         tokenizer = load_tokenizer(preset)
-        model, log = train_sft(preset, tokenizer, build_world(preset), progress=progress)
+        model, log = train_sft(preset, tokenizer, stack.world, progress=progress)
         return model, tokenizer, log
-    setup = shaping_setup(preset)  # world, SFT policy, judge, preference data, reward model of seed preset.seed
     if stage == "prepare":
-        return setup["reward_model"], setup["tokenizer"], {}
+        return stack.reward_model(), stack.tokenizer, {}
     if stage == "reward-model":
-        from .preferences import load_preference_data
-        from .reward_models import train_reward_model
-        from .world import build_world
-
-        train_pairs, heldout_pairs = load_preference_data(preset, setup["policy"], setup["tokenizer"],
-                                                          build_world(preset), setup["judge"], progress=False)
-        model, log = train_reward_model(preset, setup["tokenizer"], train_pairs, seed=seed, eval_dataset=heldout_pairs,
-                                        progress=progress)
-        return model, setup["tokenizer"], log
-    from .ppo_trainer import train_ppo
-    from .shaping import shaped_reward_fn
-
-    reward_fn = shaped_reward_fn(shape, setup["reward_model"], setup["tokenizer"], seed=seed,
-                                 shap_max_evals=preset.ppo_shap_max_evals, lime_num_samples=preset.ppo_lime_num_samples)
-    result = train_ppo(preset, setup["policy"], setup["tokenizer"], reward_fn, setup["train_prompts"], seed=seed,
-                       name=shape, gold_fn=setup["judge"], progress=progress)
-    return result.model, setup["tokenizer"], result.log
+        model, log = train_reward_model(preset, stack.tokenizer, stack.train_pairs, seed=seed,
+                                        eval_dataset=stack.heldout_pairs, progress=progress)
+        return model, stack.tokenizer, log
+    study = preset.shaping
+    reward_fn = shaped_reward_fn(shape, stack.reward_model(), stack.tokenizer, seed=seed,
+                                 shap_max_evals=study.shap_max_evals, lime_num_samples=study.lime_num_samples)
+    result = train_ppo(study.ppo, stack.policy, stack.tokenizer, reward_fn, stack.train_prompts, seed=seed,
+                       name=shape, gold_fn=stack.judge, device=resolve_device(preset), progress=progress)
+    return result.model, stack.tokenizer, result.log
 
 
 def main(argv: list[str] | None = None) -> int:
-    from accelerate import PartialState
-
-    from .config import load_preset, resolve_device
-    from .shaping import SHAPES
-
     parser = argparse.ArgumentParser(prog="python -m rewardlab.train", description=__doc__.split("\n")[0])
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--preset", default="tiny")
@@ -88,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.stage} needs --output, the folder for the trained model and its log")
     if args.shape not in SHAPES or args.shape == "mixture":
         parser.error(f"--shape {args.shape!r}: choose one of {', '.join(s for s in SHAPES if s != 'mixture')}")
-    overrides = {"ppo_steps": args.steps} if args.steps else {}
+    overrides = {"shaping.ppo.steps": args.steps} if args.steps else {}
     preset = load_preset(args.preset, smoke=args.smoke, **overrides)
     # first: a CPU-only state must be asked for, or the processes of a CPU launch each run alone
     state = PartialState(cpu=resolve_device(preset) == "cpu")

@@ -1,0 +1,24 @@
+"""The claims of Yan et al. 2024 (BRME and reward-robust RLHF), notebooks 04 and 09,
+declared before their runs (see :class:`rewardlab.core.claim.Claim`)."""
+
+from __future__ import annotations
+
+from rewardlab.core.claim import GOLD_MARGIN, Claim
+
+YAN = "Yan et al. 2024 (BRME)"
+
+CLAIMS = [
+    Claim("yan-brme-nominal", YAN, "the BRME's nominal head (lowest σ) is a better reward model than a single one",
+          "04_bayesian_reward_ensembles", "BRME nominal head − one Bradley–Terry model",
+          "held-out pair accuracy against gold", "higher", "training seed (both models, same pairs)", 0.01,
+          "one point of pair accuracy, below what reward-model benchmarks report as a difference",
+          ("accuracy_by_seed", "BRME nominal"), ("accuracy_by_seed", "Bradley–Terry (all pairs)")),
+    Claim("yan-robust", YAN, "mixing the nominal reward with the worst head (w < 1) beats nominal RLHF (≈ 4% better "
+          "benchmark accuracy, steadier training)", "09_reward_robust_rlhf", "w = 0.5 − w = 1 (nominal RLHF)",
+          "final gold on held-out prompts after {ppo_steps} PPO steps", "higher", "PPO seed (one BRME; arms share seeds)",
+          *GOLD_MARGIN, ("final_gold_by_seed", "w=0.5"), ("final_gold_by_seed", "w=1")),
+    Claim("yan-robust-corrupted", YAN, "the robust objective resists an imperfect reward model (here: one corrupted head)",
+          "09_reward_robust_rlhf", "w = 0 (worst head) − w = 1, ensemble with one corrupted head",
+          "final gold on held-out prompts after {ppo_steps} PPO steps", "higher", "PPO seed (one BRME; arms share seeds)",
+          *GOLD_MARGIN, ("corrupted_final_gold_by_seed", "w=0"), ("corrupted_final_gold_by_seed", "w=1")),
+]

@@ -1,0 +1,1 @@
+"""Shared machinery: configs and presets, the artifact cache, the review world, judges, the policy, statistics."""

@@ -1,0 +1,288 @@
+"""Configuration: one frozen dataclass per stage, composed into a :class:`Preset`.
+
+Stages and what each builds or runs::
+
+    WorldConfig        the prompts, demonstrations and gold judge (review world or IMDb)
+    SFTConfig          the policy's architecture and its supervised fine-tuning
+    SamplingConfig     how notebooks sample and evaluate (temperature, top-k, batch size)
+    PreferenceConfig   gold-labelled preference pairs: chain and tree sampling, label noise
+    RewardModelConfig  the Bradley-Terry reward model and its best-of-n evaluation
+    BRMEConfig         the Bayesian reward-model ensemble (K Gaussian heads)
+    AttributionConfig  SHAP / LIME budgets when explaining a reward model
+    PPOConfig          per-token PPO (rewardlab.rl.trainer); a study that runs PPO owns one
+    RunsConfig         the run grid: seeds, held-out prompts, worker processes
+    ShapingConfig      dense shaping (notebook 06): explainer budgets inside PPO, its PPO config
+    BOConfig           Bayesian optimisation of the shape (notebook 07), its inner PPO config
+    RCfDConfig         reward calibration from demonstrations (notebook 08), its PPO config
+    RobustConfig       reward-robust RLHF against a BRME (notebook 09), its PPO config
+
+An artifact's cache key is the hash of the stage configs that build it (:meth:`Preset.key`), so a
+field added to a stage moves every key that depends on that stage; nothing is listed by hand.
+Field checks come from field metadata (``positive``, ``nonnegative``, ``fraction``, ``choice``),
+plus the few rules that tie two fields together (:func:`validate`); the checks and the override
+rules are in :mod:`rewardlab.core.fields`, the named presets in :mod:`rewardlab.core.presets`.
+
+    preset = load_preset("tiny", seed=1, shaping={"ppo": {"steps": 5}}, **{"bo.trials": 6})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+import torch  # local: config stays importable (and fast) without torch
+
+from rewardlab.core.fields import (
+    check_fields,
+    choice,
+    fraction,
+    nonnegative,
+    positive,
+    stage,
+    study_size,
+)
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    source: str = choice("review_world", ("review_world", "imdb"))  # generated here, or a Hub dataset
+    dataset_name: str = ""  # Hub id or local path of the dataset when source == "imdb"
+    n_reviews: int = positive(12000)  # generated reviews, before the split (review_world only)
+    n_sentiment_words: int = positive(1450)  # VADER-lexicon words in the generator's vocabulary
+    prompt_words: int = positive(4)
+    min_response_words: int = positive(16)
+    max_response_words: int = positive(48)
+    validation_fraction: float = fraction(0.1)
+    test_fraction: float = fraction(0.1)
+    gold_judge: str = "vader"  # "vader" or a Hub id / local path of a sentiment classifier
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    base: str = ""  # empty: a GPT-2 built from the fields below; else a Hub id or local path
+    n_layer: int = positive(2)
+    n_head: int = positive(4)
+    n_embd: int = positive(128)
+    n_positions: int = positive(64)
+    dropout: float = nonnegative(0.1)
+    steps: int = positive(400)
+    batch_size: int = positive(64)
+    learning_rate: float = positive(2e-3)
+    warmup_steps: int = nonnegative(30)
+    eval_every: int = positive(50)
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = positive(1.0)
+    top_k: int = nonnegative(0)  # 0 = no top-k filtering
+    max_new_tokens: int = positive(48)
+    eval_batch_size: int = positive(256)
+
+
+@dataclass(frozen=True)
+class PreferenceConfig:
+    label_noise_tau: float = nonnegative(0.1)  # P(a > b) = sigmoid((g_a - g_b) / tau); 0 = noiseless
+    train_prompts: int = positive(1000)
+    train_pairs: int = positive(4000)
+    eval_prompts: int = positive(300)
+    eval_pairs: int = positive(1200)
+    responses_per_prompt: int = positive(8)  # chain: K independent samples = the tree's leaves
+    tree_depth: int = positive(3)
+    tree_branching: int = positive(2)
+    tree_segment_tokens: int = positive(10)  # tokens per inner tree level; the leaves take the rest
+
+
+@dataclass(frozen=True)
+class RewardModelConfig:
+    base: str = ""  # empty: a small GPT-2 built from the fields below; else a Hub id / path
+    n_layer: int = positive(2)
+    n_head: int = positive(2)
+    n_embd: int = positive(64)
+    dropout: float = nonnegative(0.0)
+    learning_rate: float = positive(1e-3)
+    batch_size: int = positive(32)  # pairs per step
+    epochs: int = positive(3)
+    center_coefficient: float = nonnegative(0.0)  # TRL's center_rewards_coefficient; 0 = off
+    seeds: int = study_size(3)  # reward models trained per study (seeds preset.seed, preset.seed + 1, ...)
+    bon_prompts: int = study_size(200)
+    bon_max_n: int = study_size(64)
+
+
+@dataclass(frozen=True)
+class BRMEConfig:
+    heads: int = positive(5)
+    hidden: int = positive(64)  # hidden width of each head's MLP
+    epochs: int = positive(40)
+    batch_size: int = positive(256)  # pairs per step (the backbone is frozen: features are cached)
+    learning_rate: float = positive(3e-3)
+    anchor_weight: float = nonnegative(1.0)  # weight of the MSE anchor of every head's mean to the stage-1 score
+    calibration_fraction: float = fraction(0.2)  # share of training prompts kept from stage 1 to fit sigma
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    responses: int = positive(64)  # held-out SFT responses explained per reward-model seed
+    shap_max_evals: int = positive(512)  # reward-model evaluations per response for permutation SHAP
+    lime_num_samples: int = positive(512)  # perturbed responses per response for LIME
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Per-token PPO (:func:`rewardlab.rl.trainer.train_ppo`); usable on its own, outside any preset."""
+
+    steps: int = positive(30)  # rollout + update rounds
+    batch_size: int = positive(64)  # responses per rollout
+    minibatch_size: int = positive(16)
+    epochs: int = positive(4)  # passes over each rollout
+    learning_rate: float = positive(1e-4)
+    max_new_tokens: int = positive(20)
+    temperature: float = positive(1.0)
+    kl_coef: float = nonnegative(0.05)  # beta of the per-token KL penalty
+    kl_target: float = nonnegative(0.0)  # > 0: adaptive beta aiming at this KL per response (Ziegler et al.)
+    kl_horizon: int = positive(10000)
+    gamma: float = positive(1.0)
+    lam: float = positive(0.95)
+    clip_range: float = positive(0.2)
+    value_clip_range: float = positive(0.2)
+    vf_coef: float = nonnegative(0.1)
+    whiten_rewards: bool = False
+
+
+@dataclass(frozen=True)
+class RunsConfig:
+    seeds: int = positive(3)  # PPO seeds of every study's run grid
+    eval_prompts: int = positive(256)  # held-out prompts on which every trained policy is evaluated
+    workers: int = positive(2)  # processes running PPO runs (and BO trials) at once, one torch thread each; 1 = in-process
+
+
+@dataclass(frozen=True)
+class ShapingConfig:
+    ppo: PPOConfig = stage(PPOConfig)
+    shap_max_evals: int = positive(64)  # per-response SHAP budget inside PPO (attribution runs every step)
+    lime_num_samples: int = positive(64)
+
+
+@dataclass(frozen=True)
+class BOConfig:
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=20))  # the inner run of a trial
+    trials: int = positive(8)  # trials per strategy (BO, random search), the shared Sobol design included
+    init: int = positive(4)  # Sobol trials shared by both strategies
+    q: int = positive(2)  # proposals per round, evaluated at once
+    shap_max_evals: int = positive(64)
+    lime_num_samples: int = positive(64)
+    confirm_seeds: int = positive(3)  # fresh seeds of the confirmation runs
+
+
+@dataclass(frozen=True)
+class RCfDConfig:
+    ppo: PPOConfig = stage(PPOConfig)
+    positive_threshold: float = 0.05  # a demonstration is positive when its gold score is >= this (VADER's cut)
+    length_alpha: float = nonnegative(0.1)  # alpha of the length-penalised baseline R - alpha |y| (per word)
+    bon_prompts: int = positive(128)  # held-out prompts of the best-of-n curve
+    bon_max_n: int = positive(64)  # samples per prompt: best-of-n for n = 1, 2, 4, ..., this
+
+
+@dataclass(frozen=True)
+class RobustConfig:
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40))  # longer, so a nominal-only run has room to over-optimise
+    uwo_penalty: float = nonnegative(1.0)  # lambda of mean - lambda * std (Coste et al.)
+    corrupt_head: int = nonnegative(0)  # the head negated in the corruption experiment
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One experiment world: identity fields, then one config per stage."""
+
+    name: str = "tiny"
+    seed: int = 0
+    smoke: bool = False
+    device: str = choice("cpu", ("cpu", "cuda", "auto"))
+    world: WorldConfig = stage(WorldConfig)
+    sft: SFTConfig = stage(SFTConfig)
+    sampling: SamplingConfig = stage(SamplingConfig)
+    preferences: PreferenceConfig = stage(PreferenceConfig)
+    reward_model: RewardModelConfig = stage(RewardModelConfig)
+    brme: BRMEConfig = stage(BRMEConfig)
+    attribution: AttributionConfig = stage(AttributionConfig)
+    runs: RunsConfig = stage(RunsConfig)
+    shaping: ShapingConfig = stage(ShapingConfig)
+    bo: BOConfig = stage(BOConfig)
+    rcfd: RCfDConfig = stage(RCfDConfig)
+    robust: RobustConfig = stage(RobustConfig)
+
+    def key(self, *stages: str, **extra) -> dict:
+        """What an artifact built from ``stages`` depends on: those stage configs, whole, and ``extra`` (a
+        seed, a data fingerprint). Its hash (:func:`rewardlab.core.artifacts.entry_key`) is the cache key,
+        so any field added to a stage moves the keys of everything built from it."""
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
+        return {**{s: _key_fields(getattr(self, s)) for s in stages}, **extra}
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the whole preset (a study's trial log records it)."""
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _key_fields(config) -> dict:
+    return {f.name: dataclasses.asdict(config)[f.name] for f in dataclasses.fields(config)
+            if f.metadata.get("cache_key", True)}
+
+
+IDENTITY = ("name", "seed", "smoke", "device")
+STAGES = tuple(f.name for f in dataclasses.fields(Preset) if f.name not in IDENTITY)
+
+
+def check_ppo(ppo: PPOConfig, path: str) -> None:
+    if ppo.batch_size % ppo.minibatch_size:
+        raise ValueError(f"{path}.batch_size ({ppo.batch_size}) must be a multiple of {path}.minibatch_size "
+                         f"({ppo.minibatch_size})")
+    if ppo.gamma > 1 or ppo.lam > 1:
+        raise ValueError(f"{path}.gamma and {path}.lam must lie in (0, 1], got {ppo.gamma} and {ppo.lam}")
+
+
+def validate(preset: Preset) -> Preset:
+    """Raise ValueError, naming the field and the fix, for a preset that cannot work."""
+    check_fields(preset, "")
+    world, sft, rm = preset.world, preset.sft, preset.reward_model
+    if world.min_response_words > world.max_response_words:
+        raise ValueError(f"world.min_response_words ({world.min_response_words}) exceeds world.max_response_words "
+                         f"({world.max_response_words}); lower the first or raise the second")
+    if sft.n_embd % sft.n_head:
+        raise ValueError(f"sft.n_embd ({sft.n_embd}) must be divisible by sft.n_head ({sft.n_head})")
+    if rm.n_embd % rm.n_head:
+        raise ValueError(f"reward_model.n_embd ({rm.n_embd}) must be divisible by reward_model.n_head ({rm.n_head})")
+    if not 0 < world.validation_fraction + world.test_fraction < 1:
+        raise ValueError("world.validation_fraction + world.test_fraction must lie strictly between 0 and 1")
+    if world.source == "imdb" and not world.dataset_name:
+        raise ValueError("world.source='imdb' needs world.dataset_name (a Hub id or a local dataset path)")
+    for name in ("shaping", "bo", "rcfd", "robust"):  # every study that runs PPO owns its config
+        check_ppo(getattr(preset, name).ppo, f"{name}.ppo")
+    if preset.runs.workers > 1 and preset.device != "cpu":
+        raise ValueError(f"runs.workers={preset.runs.workers} runs PPO in forked processes, which needs device='cpu' "
+                         f"(got {preset.device!r}); set runs.workers=1 on a GPU")
+    if preset.bo.init > preset.bo.trials:
+        raise ValueError(f"bo.init ({preset.bo.init}) exceeds bo.trials ({preset.bo.trials}); the Sobol design is "
+                         "part of each strategy's budget")
+    if not preset.robust.corrupt_head < preset.brme.heads:
+        raise ValueError(f"robust.corrupt_head must be one of the {preset.brme.heads} BRME heads "
+                         f"(0..{preset.brme.heads - 1}), got {preset.robust.corrupt_head}")
+    needed = world.prompt_words + world.max_response_words + 2
+    if not sft.base and sft.n_positions < needed:
+        raise ValueError(f"sft.n_positions ({sft.n_positions}) is shorter than bos + prompt + response + eos "
+                         f"({needed}); raise sft.n_positions")
+    return preset
+
+
+def resolve_device(preset: Preset) -> str:
+    """'auto' becomes 'cuda' where a GPU is visible, else 'cpu'."""
+    if preset.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if preset.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"preset {preset.name!r} asks for device='cuda' but no GPU is visible; "
+                         "pass device='cpu' (slow) or run on a GPU machine")
+    return preset.device

@@ -1,0 +1,97 @@
+"""The named presets: ``tiny`` (the default), ``smoke`` and ``paper``; :func:`load_preset` picks one.
+
+* ``tiny`` (default): the offline review world, built from scratch on a CPU in minutes.
+* ``smoke``: the review world at sizes a test executes in seconds (``load_preset("tiny", smoke=True)``).
+* ``paper``: GPT-2 policy, IMDb prompts and demonstrations, a Hub sentiment classifier as the gold
+  judge; meant for a GPU with Hub access.
+
+A notebook's ``parameters`` cell names a preset and a few overrides; papermill injects them::
+
+    preset = load_preset("tiny", seed=1, smoke=True)
+    preset = load_preset("paper", ppo={"steps": 400}, **{"runs.seeds": 5})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rewardlab.core.config import (
+    AttributionConfig,
+    BOConfig,
+    BRMEConfig,
+    PPOConfig,
+    PreferenceConfig,
+    Preset,
+    RCfDConfig,
+    RewardModelConfig,
+    RobustConfig,
+    RunsConfig,
+    SamplingConfig,
+    SFTConfig,
+    ShapingConfig,
+    WorldConfig,
+    validate,
+)
+from rewardlab.core.fields import with_overrides
+
+TINY = Preset()
+
+_SMOKE_PPO = PPOConfig(steps=2, batch_size=8, minibatch_size=4, epochs=2,
+                       max_new_tokens=18)  # > min_response_words: cut demonstrations still vary in length (08)
+SMOKE = Preset(
+    name="smoke", smoke=True,
+    world=WorldConfig(n_reviews=400),
+    sft=SFTConfig(steps=20, batch_size=16, warmup_steps=2, eval_every=10),
+    sampling=SamplingConfig(eval_batch_size=64),
+    preferences=PreferenceConfig(train_prompts=40, train_pairs=80, eval_prompts=20, eval_pairs=40),
+    reward_model=RewardModelConfig(epochs=1, seeds=2, bon_prompts=10, bon_max_n=8),
+    brme=BRMEConfig(epochs=3),
+    attribution=AttributionConfig(responses=4, shap_max_evals=200, lime_num_samples=64),
+    runs=RunsConfig(seeds=2, eval_prompts=16),
+    shaping=ShapingConfig(ppo=_SMOKE_PPO, shap_max_evals=40, lime_num_samples=16),
+    bo=BOConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=2), trials=3, init=2, shap_max_evals=40,
+                lime_num_samples=16, confirm_seeds=2),
+    rcfd=RCfDConfig(ppo=_SMOKE_PPO, bon_prompts=8, bon_max_n=4),
+    robust=RobustConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=6)),
+)
+
+_PAPER_PPO = PPOConfig(steps=200, learning_rate=1.41e-5)
+PAPER = Preset(
+    name="paper", device="cuda",
+    world=WorldConfig(source="imdb", dataset_name="stanfordnlp/imdb", prompt_words=8, min_response_words=16,
+                      max_response_words=48, gold_judge="lvwerra/distilbert-imdb"),
+    sft=SFTConfig(base="gpt2", n_positions=1024, dropout=0.1, steps=2000, batch_size=32, learning_rate=5e-5,
+                  warmup_steps=100, eval_every=200),
+    sampling=SamplingConfig(max_new_tokens=64, eval_batch_size=64),
+    reward_model=RewardModelConfig(base="gpt2", learning_rate=1e-5, batch_size=16, epochs=1),
+    runs=RunsConfig(workers=1),  # one GPU: runs one after another (forked workers do not survive CUDA)
+    shaping=ShapingConfig(ppo=_PAPER_PPO, shap_max_evals=512, lime_num_samples=512),
+    bo=BOConfig(ppo=dataclasses.replace(_PAPER_PPO, steps=20)),
+    rcfd=RCfDConfig(ppo=_PAPER_PPO, positive_threshold=0.0),  # positive-class logit > 0: the classifier's positive side
+    robust=RobustConfig(ppo=dataclasses.replace(_PAPER_PPO, steps=40)),
+)
+
+PRESETS: dict[str, Preset] = {"tiny": TINY, "smoke": SMOKE, "paper": PAPER}
+
+
+def load_preset(name: str = "tiny", smoke: bool = False, **overrides) -> Preset:
+    """The preset ``name`` with ``overrides`` applied, validated.
+
+    ``smoke=True`` picks the ``smoke`` preset (the review world at test sizes) in place of ``tiny``.
+    Overrides are identity fields (``seed``, ``device``), a stage given as a dict
+    (``ppo={"steps": 5}``) or dotted paths (``**{"bo.ppo.steps": 5}``).
+
+    >>> load_preset("tiny", seed=3).seed
+    3
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}")
+    if not isinstance(smoke, bool):
+        raise ValueError(f"preset field 'smoke' must be bool, got {smoke!r} ({type(smoke).__name__})")
+    if smoke and name not in ("tiny", "smoke"):
+        raise ValueError(f"smoke sizes exist for the review world only; use load_preset('smoke') instead of "
+                         f"load_preset({name!r}, smoke=True)")
+    if "name" in overrides:
+        raise ValueError("override 'name' cannot rename a preset; pass the preset name instead")
+    base = PRESETS["smoke" if smoke else name]
+    return validate(with_overrides(base, overrides))

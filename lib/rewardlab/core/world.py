@@ -1,0 +1,297 @@
+"""The review world: a seeded generator of short movie reviews that stands in for IMDb.
+
+A review is a list of lowercase words. Its first ``prompt_words`` words are the *prompt*; the
+rest (16-48 words) is the *demonstration* a policy should learn to continue with.
+
+Why not IMDb on the tiny preset: nothing may be downloaded, and a world we generate has a
+ground truth no real corpus has. Every review opens with an opinion sentence. The gold judge is VADER (:mod:`rewardlab.core.judges`), and every
+word's valence is known, so credit assignment can be scored against the truth.
+
+What makes credit assignment non-trivial:
+
+* sentiment words drawn from VADER's lexicon across its whole valence range (-4 .. +4),
+  chosen per valence bin by English word frequency (``wordfreq``), so that common words
+  (``good``, ``awful``) come before lexicon oddities;
+* negations (``not``, ``never``, ``rarely``) that flip a neighbour's valence (VADER: x -0.74);
+* intensifiers and dampeners (``very``, ``slightly``) that shift a neighbour (VADER: +-0.293);
+* contrast (``but``): VADER halves the words before it and multiplies those after by 1.5;
+* neutral filler (aspects, people, places, times) that carries no valence at all.
+
+``so`` and ``this`` never appear: VADER treats them as special cases after ``never``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import datasets
+import numpy as np
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT,
+    NEGATE,
+    SentimentIntensityAnalyzer,
+)
+from wordfreq import zipf_frequency
+
+from rewardlab.core.config import Preset
+
+WORLD_VERSION = 2  # bump when a change to the generator changes the reviews it writes
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]
+
+ASPECTS = (
+    "plot story acting cast director script dialogue soundtrack music ending pacing "
+    "cinematography camera editing characters effects visuals costumes lighting screenplay "
+    "sequel remake premise twist climax finale opening scene performance lead actress actor "
+    "tone atmosphere runtime sound writing direction production animation score "
+    "makeup stunts chemistry narrator trailer franchise setting backdrop"
+).split()
+FILMS = "film movie picture feature drama western documentary musical biopic".split()
+PEOPLE = "roommate sister brother mother father cousin wife husband son daughter neighbor uncle".split()
+PLACES = "cinema theater airport library hotel office house museum station garden".split()
+TIMES = "monday tuesday wednesday thursday friday saturday sunday evening morning afternoon".split()
+NUMBERS = "ninety hundred eighty seventy twenty thirty forty fifty sixty".split()
+YEARS = "nineteen eighty seventy sixty ninety two thousand".split()
+SENTIMENT_VERBS = "loved hated enjoyed liked disliked adored despised admired appreciated resented".split()
+INTENSIFIERS = (
+    "very really extremely incredibly totally quite especially deeply highly utterly "
+    "absolutely completely remarkably particularly thoroughly unbelievably"
+).split()
+DAMPENERS = "barely slightly somewhat almost partly occasionally marginally".split()
+NEGATORS = ["not", "never", "rarely"]
+CONTRAST = "but"
+GRAMMAR_WORDS = (
+    "the a an it was is i thought felt and with my at of for we watched saw runs about "
+    "minutes picked reminded me in on to had that which were came out".split()
+)
+
+# Lexicon entries kept out of the generator (slurs, profanity, chat abbreviations).
+_BLOCKED = re.compile(
+    r"fuck|shit|bitch|cunt|fag|nigg|whore|slut|dick|cock|pussy|bastard|piss|asshole|retard|"
+    r"dyke|twat|wank|arse|douche|jackass|dumbass|badass|hooker|rape|porn|nazi|^lol|lmao|wtf|omg|"
+    r"xoxo|smh|^kia$"
+)
+
+
+@lru_cache(maxsize=1)
+def _vader():
+    return SentimentIntensityAnalyzer()
+
+
+@lru_cache(maxsize=4)
+def sentiment_vocabulary(n_words: int) -> tuple[tuple[str, float], ...]:
+    """``n_words`` (word, valence) pairs from VADER's lexicon, spread over its valence range.
+
+    The lexicon's alphabetic words are binned by valence (width 0.5); each bin gets a share of
+    ``n_words`` proportional to its size and is filled with its most frequent English words
+    (``wordfreq`` Zipf frequency >= 2.5). The sentiment verbs are always included.
+    """
+    lexicon = _vader().lexicon
+    excluded = set(BOOSTER_DICT) | set(NEGATE) | set(GRAMMAR_WORDS) | {"so", "this", "least", "kind"}
+    candidates = [
+        w for w in lexicon
+        if w.isalpha() and w.islower() and 3 <= len(w) <= 12
+        and w not in excluded and not _BLOCKED.search(w) and zipf_frequency(w, "en") >= 2.5
+    ]
+    edges = np.arange(-4.0, 4.0 + 1e-9, 0.5)
+    chosen: dict[str, float] = {w: lexicon[w] for w in SENTIMENT_VERBS}
+    budget = n_words - len(chosen)
+    bins = [[w for w in candidates if lo <= lexicon[w] < hi and w not in chosen]
+            for lo, hi in zip(edges[:-1], edges[1:])]
+    total = sum(len(b) for b in bins)
+    if total < budget:
+        raise ValueError(f"n_sentiment_words={n_words} exceeds the {total + len(chosen)} usable lexicon words")
+    for words in bins:
+        share = int(round(budget * len(words) / total))
+        words.sort(key=lambda w: (-zipf_frequency(w, "en"), w))
+        chosen.update({w: lexicon[w] for w in words[:share]})
+    return tuple(sorted(chosen.items()))
+
+
+def generator_vocabulary(preset: Preset) -> list[str]:
+    """Every word the generator can emit, sorted (the tokenizer's vocabulary minus specials)."""
+    words = {w for w, _ in sentiment_vocabulary(preset.world.n_sentiment_words)}
+    for group in (ASPECTS, FILMS, PEOPLE, PLACES, TIMES, NUMBERS, YEARS, INTENSIFIERS,
+                  DAMPENERS, NEGATORS, GRAMMAR_WORDS, [CONTRAST, ".", ","]):
+        words.update(group)
+    return sorted(words)
+
+
+class ReviewGenerator:
+    """Draws reviews from a latent polarity z ~ U(-1, 1).
+
+    Each opinion slot picks a positive word with probability sigmoid(4z), may add a negation
+    (then the surface word has the opposite sign, so the phrase still expresses the slot's
+    sign) and an intensifier or dampener. Contrast sentences put the opposite opinion before
+    ``but``. A quarter of the sentences are neutral filler.
+    """
+
+    def __init__(self, preset: Preset):
+        self.preset = preset
+        vocab = sentiment_vocabulary(preset.world.n_sentiment_words)
+        verbs = set(SENTIMENT_VERBS)
+        self.positive = [w for w, v in vocab if v >= 0 and w not in verbs]
+        self.negative = [w for w, v in vocab if v < 0 and w not in verbs]
+        self.positive_verbs = [w for w, v in vocab if w in verbs and v >= 0]
+        self.negative_verbs = [w for w, v in vocab if w in verbs and v < 0]
+
+    def _phrase(self, rng: np.random.Generator, positive: bool) -> list[str]:
+        words = []
+        negated = rng.random() < 0.12
+        if negated:
+            words.append(NEGATORS[rng.integers(len(NEGATORS))])
+        u = rng.random()
+        if u < 0.25:
+            words.append(INTENSIFIERS[rng.integers(len(INTENSIFIERS))])
+        elif u < 0.30:
+            words.append(DAMPENERS[rng.integers(len(DAMPENERS))])
+        pool = self.positive if positive != negated else self.negative
+        words.append(pool[rng.integers(len(pool))])
+        return words
+
+    def _sentence(self, rng: np.random.Generator, z: float, opinion: bool = False) -> list[str]:
+        """One sentence ending in "."; kinds 0-6 give an opinion, 7-9 neutral filler."""
+        pick = lambda seq: seq[rng.integers(len(seq))]  # noqa: E731
+        sign = lambda: bool(rng.random() < 1 / (1 + math.exp(-4 * z)))  # noqa: E731
+        kind = rng.integers(7 if opinion else 10)
+        if kind == 0:
+            return f"the {pick(ASPECTS)} was".split() + self._phrase(rng, sign()) + ["."]
+        if kind == 1:
+            return f"i thought the {pick(ASPECTS)} was".split() + self._phrase(rng, sign()) + ["."]
+        if kind == 2:
+            return ["it", "was", "a"] + self._phrase(rng, sign()) + [pick(FILMS), "."]
+        if kind == 3:
+            return (self._phrase(rng, sign()) + [pick(ASPECTS), ","]
+                    + self._phrase(rng, sign()) + [pick(ASPECTS), "."])
+        if kind == 4:
+            positive = sign()
+            neg = [pick(NEGATORS)] if rng.random() < 0.12 else []
+            verbs = self.positive_verbs if positive != bool(neg) else self.negative_verbs
+            return ["i"] + neg + [pick(verbs), "the", pick(ASPECTS), "."]
+        if kind == 5:
+            positive = sign()
+            return (f"the {pick(ASPECTS)} was".split() + self._phrase(rng, not positive)
+                    + f"but the {pick(ASPECTS)} was".split() + self._phrase(rng, positive) + ["."])
+        if kind == 6:
+            return (f"the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign())
+                    + f"and the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign()) + ["."])
+        if kind == 7:
+            return f"we watched it on {pick(TIMES)} with my {pick(PEOPLE)} .".split()
+        if kind == 8:
+            return f"it runs about {pick(NUMBERS)} minutes and came out in {pick(YEARS)} .".split()
+        return f"i saw it at the {pick(PLACES)} with my {pick(PEOPLE)} .".split()
+
+    def review(self, rng: np.random.Generator) -> list[str]:
+        """One review whose continuation after the prompt has min..max response words."""
+        p = self.preset
+        lo, hi = p.world.prompt_words + p.world.min_response_words, p.world.prompt_words + p.world.max_response_words
+        while True:
+            z = rng.uniform(-1, 1)
+            target = rng.integers(lo, hi + 1)
+            words: list[str] = []
+            while len(words) < target:
+                sentence = self._sentence(rng, z, opinion=not words)
+                if len(words) + len(sentence) <= hi:
+                    words += sentence
+                elif len(words) >= lo:
+                    break
+            if lo <= len(words) <= hi:
+                return words
+
+
+@dataclass
+class World:
+    """Prompts and demonstrations in train/validation/test splits with disjoint prompts.
+
+    ``splits`` is a ``datasets.DatasetDict`` with string columns ``prompt`` and
+    ``demonstration``; ``vocabulary`` lists every word the generator can emit (None for IMDb).
+    """
+
+    splits: "datasets.DatasetDict"  # noqa: F821
+    vocabulary: list[str] | None
+
+
+def _split_by_prompt(prompts: list[str], preset: Preset, seed: int) -> list[str]:
+    """Assign every distinct prompt to one split, so no prompt is shared across splits.
+
+    Distinct prompts are shuffled and given to validation, then test, until each holds its
+    fraction of the reviews; the rest go to train.
+    """
+    counts: dict[str, int] = {}
+    for prompt in prompts:
+        counts[prompt] = counts.get(prompt, 0) + 1
+    unique = sorted(counts)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    quota = {"validation": preset.world.validation_fraction * len(prompts),
+             "test": preset.world.test_fraction * len(prompts)}
+    filled = {"validation": 0, "test": 0}
+    split_of = {}
+    for index in order:
+        prompt = unique[index]
+        name = next((s for s in ("validation", "test") if filled[s] < quota[s]), "train")
+        split_of[prompt] = name
+        if name != "train":
+            filled[name] += counts[prompt]
+    return [split_of[p] for p in prompts]
+
+
+def _to_dataset_dict(prompts: list[str], demos: list[str], splits: list[str]):
+    out = {}
+    for name in ("train", "validation", "test"):
+        rows = [i for i, s in enumerate(splits) if s == name]
+        out[name] = datasets.Dataset.from_dict(
+            {"prompt": [prompts[i] for i in rows], "demonstration": [demos[i] for i in rows]}
+        )
+    return datasets.DatasetDict(out)
+
+
+def generate_reviews(preset: Preset, n: int | None = None, seed: int | None = None) -> list[list[str]]:
+    """``n`` reviews (word lists) from the generator, reproducible from ``seed``."""
+    rng = np.random.default_rng(preset.seed if seed is None else seed)
+    generator = ReviewGenerator(preset)
+    return [generator.review(rng) for _ in range(preset.world.n_reviews if n is None else n)]
+
+
+def build_world(preset: Preset) -> World:
+    """The preset's prompts and demonstrations (generated for ``review_world``, loaded for IMDb)."""
+    if preset.world.source == "imdb":
+        return _imdb_world(preset)
+    reviews = generate_reviews(preset)
+    prompts = [" ".join(r[: preset.world.prompt_words]) for r in reviews]
+    demos = [" ".join(r[preset.world.prompt_words:]) for r in reviews]
+    return World(_to_dataset_dict(prompts, demos, _split_by_prompt(prompts, preset, preset.seed)),
+                 generator_vocabulary(preset))
+
+
+def _imdb_world(preset: Preset) -> World:
+    """IMDb reviews cut into a prompt (first words) and a demonstration (the next words).
+
+    ``dataset_name`` is a Hub id (``stanfordnlp/imdb``) or a local directory written by
+    ``DatasetDict.save_to_disk``; either needs a ``text`` column in a ``train`` split.
+    """
+    source = preset.world.dataset_name
+    raw = datasets.load_from_disk(source) if Path(source).is_dir() else datasets.load_dataset(source)
+    texts = [t for split in raw.values() for t in split["text"]]
+    prompts, demos = [], []
+    for text in texts:
+        words = text.replace("<br />", " ").split()
+        if len(words) < preset.world.prompt_words + preset.world.min_response_words:
+            continue
+        prompts.append(" ".join(words[: preset.world.prompt_words]))
+        demos.append(" ".join(words[preset.world.prompt_words: preset.world.prompt_words + preset.world.max_response_words]))
+    if not prompts:
+        raise ValueError(f"no review in {source!r} is long enough for prompt_words + min_response_words")
+    return World(_to_dataset_dict(prompts, demos, _split_by_prompt(prompts, preset, preset.seed)), None)
+
+
+def world_fingerprint(preset: Preset) -> dict:
+    """What identifies the world's text beyond the preset: generator version and vocabulary hash."""
+    words = "" if preset.world.source == "imdb" else " ".join(generator_vocabulary(preset))
+    return {"world_version": WORLD_VERSION, "vocabulary": hashlib.sha256(words.encode()).hexdigest()[:12]}
+
+

@@ -1,0 +1,1 @@
+"""Rita et al. 2024: reward calibration from demonstrations (RCfD)."""

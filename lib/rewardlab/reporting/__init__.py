@@ -1,0 +1,1 @@
+"""Reporting: claims.json, a notebook's metrics file, figures, SUMMARY.md."""

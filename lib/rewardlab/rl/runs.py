@@ -1,0 +1,112 @@
+"""A grid of PPO runs (method x seed) from one SFT policy, in-process or in forked worker processes.
+
+Each run starts from the same SFT policy, trains on the reward of its method with the method's
+PPO config, and is evaluated the same way on the same held-out prompts
+(:func:`rewardlab.rl.evaluation.evaluate_policy`). A run's numbers depend only on its seed and
+its config, not on which worker ran it or in what order: with ``workers`` > 1 every run, in a
+worker or not, uses one torch thread. Workers are forked, not spawned, because a method's reward
+function is any closure over loaded models, which spawn would have to pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from rewardlab.core.config import PPOConfig, Preset, resolve_device
+from rewardlab.rl.evaluation import evaluate_policy
+from rewardlab.rl.trainer import train_ppo
+
+
+@dataclass(frozen=True)
+class Method:
+    """One PPO configuration of a grid: its reward function for a seed, and overrides of the grid's
+    :class:`PPOConfig` (for example ``{"kl_coef": 0.0}``)."""
+
+    reward_fn: Callable[[int], Callable]
+    overrides: dict = field(default_factory=dict)
+
+
+_FORKED_JOBS: dict = {}  # what run_methods' workers inherit through fork (closures cannot be pickled)
+
+
+def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model, prompts: Sequence[str],
+                eval_prompts: Sequence[str], gold_fn: Callable, methods: dict[str, Method], seeds: Sequence[int], *,
+                per_response: bool = False, track: dict[str, Callable] | None = None,
+                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PPO for every (method, seed) from the same SFT policy; returns (per-step log, per-run summary).
+
+    The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS``; the
+    summary one row per (method, seed) with the final evaluation (``final_*``, see
+    :func:`evaluate_policy`; with ``per_response`` also each response's scores) and the run's
+    seconds. ``track`` adds logged-only per-step means (see :func:`rewardlab.rl.trainer.train_ppo`).
+    ``preset`` gives the worker count (``runs.workers``), the device and the evaluation batch size.
+    """
+    jobs = [(seed, name) for seed in seeds for name in methods]
+    workers = preset.runs.workers
+    _FORKED_JOBS.update(preset=preset, ppo=ppo, policy=policy, tokenizer=tokenizer, reward_model=reward_model,
+                        prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods,
+                        per_response=per_response, track=track, threads=1 if workers > 1 else None)
+    results = {}
+    try:
+        with tqdm(total=len(jobs), desc="runs", disable=not progress) as bar:
+            if workers <= 1:
+                for job in jobs:
+                    results[job] = _run_one(job)
+                    bar.update(1)
+            else:
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_quiet_worker) as pool:
+                    futures = {pool.submit(_run_one, job): job for job in jobs}
+                    for future in as_completed(futures):
+                        results[futures[future]] = future.result()
+                        bar.update(1)
+    finally:
+        _FORKED_JOBS.clear()
+    steps = [results[job][0] for job in jobs]
+    return pd.concat(steps, ignore_index=True), pd.DataFrame([results[job][1] for job in jobs])
+
+
+def _quiet_worker() -> None:
+    """A forked worker writes nothing to the parent's streams (a notebook kernel's output channels)."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with ``threads`` torch threads (None: unchanged), then restore the count."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads or saved)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _run_one(job: tuple[int, str]) -> tuple[pd.DataFrame, dict]:
+    seed, name = job
+    jobs = _FORKED_JOBS
+    preset, method = jobs["preset"], jobs["methods"][name]
+    with torch_threads(jobs["threads"]):
+        config = dataclasses.replace(jobs["ppo"], **method.overrides)
+        result = train_ppo(config, jobs["policy"], jobs["tokenizer"], method.reward_fn(seed), jobs["prompts"],
+                           seed=seed, name=name, gold_fn=jobs["gold_fn"], track=jobs["track"],
+                           device=resolve_device(preset), progress=False)
+        final = evaluate_policy(result.model, jobs["tokenizer"], jobs["eval_prompts"], jobs["reward_model"],
+                                jobs["gold_fn"], jobs["policy"], config.max_new_tokens,
+                                batch_size=preset.sampling.eval_batch_size, per_response=jobs["per_response"])
+    summary = {"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
+               "reward_seconds": float(np.sum(result.log["reward_seconds"])),
+               **{f"final_{k}": v for k, v in final.items()}}
+    return pd.DataFrame({"method": name, "seed": seed, **result.log}), summary

@@ -1,0 +1,283 @@
+"""Token attributions of a reward model's score: SHAP, LIME and attention, over token ids.
+
+Setting. The reward model reads ``x + y + <eos>`` and returns R(x, y). We explain R over the
+T response tokens y_1..y_T; the prompt x and ``<eos>`` (where the score is read) stay fixed.
+A coalition z in {0,1}^T keeps y_t where z_t = 1; the other tokens are **deleted** (default:
+the reward model reads a shorter review, the closest thing to "that word was not written") or
+replaced by ``mask_token_id``. f(z) = R(x, y_z), evaluated on token ids, never on re-tokenised
+strings, and batched through the reward model by :class:`MaskedReward`, which counts every
+sequence it scores (the cost in reward-model evaluations).
+
+* **SHAP** (Lundberg & Lee 2017) with ``shap.PermutationExplainer`` and a masker over token ids:
+  phi_t = E_pi[f(S_pi,t + {t}) - f(S_pi,t)], S_pi,t the tokens before t in a random order pi,
+  estimated from antithetic permutations (each costs 2T + 1 evaluations). Every permutation
+  satisfies sum_t phi_t = f(1) - f(0) exactly. Permutation rather than partition: the partition
+  explainer's Owen values depend on a token hierarchy we would have to invent.
+* **LIME** (Ribeiro et al. 2016): the estimator of the ``lime`` package (``LimeBase``: kernel
+  pi(z) = sqrt(exp(-d(z)^2 / 25^2)), d = 100 x cosine distance to the full response, then a
+  ridge fit g(z) = beta_0 + sum_t beta_t z_t on all T tokens), fed token masks drawn exactly as
+  ``LimeTextExplainer(bow=False)`` draws them (k ~ U{1..T} tokens removed at random). Why not
+  ``LimeTextExplainer`` itself: it hands strings to the classifier (re-tokenised) and explains
+  one text per call; drawing the masks here lets the masks of *all* responses share one batched
+  pass through the reward model.
+* **Attention** (ABC, Chan et al. 2024): the last layer's attention, averaged over heads, in the
+  row of the final token (``<eos>``, where the reward is read), over the response tokens,
+  normalised to sum to 1: a_t >= 0, sum_t a_t = 1. One forward pass per response.
+
+Token rewards for shaping sum to the sequence reward (local accuracy). Sign convention: a
+positive token reward means the token raises the reward model's score.
+
+* SHAP and LIME (signed, additive): r_t = s_t + (R - sum_u s_u) / T. For SHAP the remainder is
+  exactly f(0), the reward of the empty response (the base value); for LIME it is the intercept
+  plus the fit's residual. Spreading it evenly keeps every token's difference from the others.
+* Attention (non-negative weights): r_t = a_t R, ABC's dense term. Its sign is R's: it cannot
+  say that one word pulled the score down while the others pushed it up.
+
+Bad input: an empty response raises ``ValueError``; so does a prompt + response + eos longer
+than the reward model's context (the message gives the limit). Words outside the vocabulary
+map to the tokenizer's unknown token and are attributed like any other token.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Sequence
+
+import numpy as np
+import torch
+from lime.lime_base import LimeBase
+from sklearn.metrics.pairwise import pairwise_distances
+
+from rewardlab.core.policy import pad_right
+from rewardlab.reward.models import batches_by_length, encode_for_reward, reward_text
+
+METHODS = ("shap", "lime", "attention")
+LIME_KERNEL_WIDTH = 25.0  # LimeTextExplainer's default
+
+
+@dataclass
+class Example:
+    """One (prompt, response) pair as the reward model reads it."""
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    tokens: list[str]  # the response tokens, as the tokenizer spells them
+    word_index: np.ndarray  # for each response token, the whitespace word of the response it lies in
+    n_words: int
+
+
+@dataclass
+class TokenAttribution:
+    """One method's credit for the tokens of one response."""
+
+    method: str
+    tokens: list[str]
+    scores: np.ndarray  # SHAP values phi_t, LIME coefficients beta_t, or attention weights a_t
+    token_rewards: np.ndarray  # sums to ``reward`` (see the module doc for the convention)
+    reward: float  # R(x, y)
+    rm_evals: int  # sequences the reward model scored for this response
+    seconds: float
+    info: dict = field(default_factory=dict)
+    word_index: np.ndarray | None = None  # response token -> whitespace word (set by ``attribute``)
+    n_words: int = 0
+
+    def per_word(self, values: np.ndarray | None = None) -> np.ndarray:
+        """``values`` (default: the token rewards) summed per whitespace word of the response."""
+        values = self.token_rewards if values is None else values
+        if self.word_index is None:
+            return np.asarray(values, dtype=float)
+        return np.bincount(self.word_index, weights=np.asarray(values, dtype=float), minlength=self.n_words)
+
+
+def context_length(model) -> int:
+    config = model.config
+    return int(getattr(config, "n_positions", None) or config.max_position_embeddings)
+
+
+def encode_examples(model, tokenizer, prompts: Sequence[str], responses: Sequence[str]) -> list[Example]:
+    """Token ids of every pair, the response span, and each token's word; validates the input."""
+    if isinstance(responses, str) or isinstance(prompts, str):
+        raise TypeError("pass lists of prompts and responses; wrap a single string in a list")
+    ids = encode_for_reward(tokenizer, prompts, responses)  # raises on empty responses / length mismatch
+    limit = context_length(model)
+    examples = []
+    for i, (prompt, response, row) in enumerate(zip(prompts, responses, ids)):
+        if len(row) > limit:
+            raise ValueError(
+                f"response {i} gives {len(row)} tokens with its prompt and <eos>, more than the reward model's "
+                f"context of {limit}; shorten the response by {len(row) - limit} token(s)")
+        text = reward_text(prompt, response)
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        start = len(prompt)
+        n_prompt = sum(1 for s, _ in encoded["offset_mapping"] if s < start)
+        word_starts = [j for j, ch in enumerate(text) if j >= start and not ch.isspace()
+                       and (j == 0 or text[j - 1].isspace())]
+        offsets = [s for s, _ in encoded["offset_mapping"][n_prompt:]]
+        word_index = np.searchsorted(word_starts, [max(s, start) for s in offsets], side="right") - 1
+        response_ids = row[n_prompt:-1]
+        examples.append(Example(row[:n_prompt], response_ids, tokenizer.convert_ids_to_tokens(response_ids),
+                                np.clip(word_index, 0, None), len(word_starts)))
+    return examples
+
+
+class MaskedReward:
+    """f(z) = R(x, y_z) on token ids, batched by length; counts the sequences it scores."""
+
+    def __init__(self, model, tokenizer, mask_token_id: int | None = None, batch_size: int = 512):
+        self.model, self.batch_size, self.mask_token_id = model, batch_size, mask_token_id
+        self.pad_id, self.eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
+        self.device = next(model.parameters()).device
+        self.evals = 0
+
+    def sequences(self, example: Example, keep: np.ndarray) -> list[list[int]]:
+        """Input ids for each row of the boolean matrix ``keep`` [M, T]."""
+        response = np.asarray(example.response_ids)
+        rows = []
+        for mask in np.atleast_2d(keep).astype(bool):
+            kept = response[mask] if self.mask_token_id is None else np.where(mask, response, self.mask_token_id)
+            rows.append(example.prompt_ids + kept.tolist() + [self.eos_id])
+        return rows
+
+    @torch.no_grad()
+    def forward(self, sequences: list[list[int]], **model_kwargs):
+        """Yield (row indices, model output) per length-sorted batch; counts the sequences scored."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for rows in batches_by_length(sequences, self.batch_size):
+                input_ids, mask = pad_right([sequences[i] for i in rows], self.pad_id)
+                yield rows, self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                                       use_cache=False, **model_kwargs)
+        finally:
+            self.model.train(was_training)
+        self.evals += len(sequences)
+
+    def __call__(self, sequences: list[list[int]]) -> np.ndarray:
+        out = np.zeros(len(sequences))
+        for rows, output in self.forward(sequences):
+            out[rows] = output.logits[:, 0].float().cpu().numpy()
+        return out
+
+
+def complete_to_reward(scores: np.ndarray, reward: float) -> np.ndarray:
+    """r_t = s_t + (R - sum_u s_u) / T: signed additive scores completed so that sum_t r_t = R."""
+    scores = np.asarray(scores, dtype=float)
+    return scores + (reward - scores.sum()) / len(scores)
+
+
+def shap_attributions(f: MaskedReward, examples: list[Example], max_evals: int, seed: int = 0) -> list[TokenAttribution]:
+    """Permutation SHAP per response with ``shap.PermutationExplainer`` over token ids."""
+    with warnings.catch_warnings():  # shap's colour maps use a matplotlib API that warns on import
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap  # local: importing shap costs ~5 s (measured); only the SHAP explainer needs it
+
+    too_small = [(i, len(e.response_ids)) for i, e in enumerate(examples) if max_evals < 2 * len(e.response_ids) + 1]
+    if too_small:
+        i, length = too_small[0]
+        raise ValueError(f"max_evals={max_evals} is below 2T + 1 = {2 * length + 1} for response {i} ({length} tokens): "
+                         "one antithetic permutation needs 2T + 1 evaluations; raise max_evals")
+
+    def masker(mask, x):  # -1 marks a masked-out token; the model function resolves it
+        return np.where(mask, x, -1)[None, :]
+
+    results = []
+    for i, example in enumerate(examples):
+        start, evals_before = time.perf_counter(), f.evals
+
+        def model_fn(rows, example=example):
+            return f(f.sequences(example, np.asarray(rows) >= 0))
+
+        explainer = shap.PermutationExplainer(model_fn, masker, seed=seed + i)
+        explanation = explainer(np.asarray([example.response_ids]), max_evals=max_evals, batch_size=f.batch_size,
+                                silent=True)
+        values = np.asarray(explanation.values[0], dtype=float)
+        base = float(np.asarray(explanation.base_values).ravel()[0])
+        reward = base + values.sum()
+        results.append(TokenAttribution("shap", example.tokens, values, complete_to_reward(values, reward), reward,
+                                        f.evals - evals_before, time.perf_counter() - start, {"base_value": base}))
+    return results
+
+
+def lime_masks(n_tokens: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """LimeTextExplainer's neighbourhood: row 0 keeps every token; row i drops k ~ U{1..T} at random."""
+    keep = np.ones((num_samples, n_tokens), dtype=bool)
+    for row, size in enumerate(rng.integers(1, n_tokens + 1, num_samples - 1), start=1):
+        keep[row, rng.choice(n_tokens, size, replace=False)] = False
+    return keep
+
+
+def lime_attributions(f: MaskedReward, examples: list[Example], num_samples: int, seed: int = 0) -> list[TokenAttribution]:
+    """LIME coefficients per token: lime's ``LimeBase`` on token masks scored in one batched pass."""
+    if num_samples < 2:
+        raise ValueError(f"num_samples={num_samples}: LIME needs the response and at least one perturbation")
+    start, evals_before = time.perf_counter(), f.evals
+    masks = [lime_masks(len(e.response_ids), num_samples, np.random.default_rng([seed, i]))
+             for i, e in enumerate(examples)]
+    sequences = [row for e, keep in zip(examples, masks) for row in f.sequences(e, keep)]
+    rewards = f(sequences).reshape(len(examples), num_samples)
+    seconds = (time.perf_counter() - start) / len(examples)
+    kernel = partial(lambda d, width: np.sqrt(np.exp(-(d ** 2) / width ** 2)), width=LIME_KERNEL_WIDTH)
+    results = []
+    for i, (example, keep) in enumerate(zip(examples, masks)):
+        fit_start = time.perf_counter()
+        data = keep.astype(float)
+        distances = pairwise_distances(data, data[:1], metric="cosine").ravel() * 100
+        base = LimeBase(kernel, random_state=np.random.RandomState(seed + i))
+        intercept, weights, score, _ = base.explain_instance_with_data(
+            data, rewards[i][:, None], distances, label=0, num_features=data.shape[1], feature_selection="none")
+        values = np.zeros(data.shape[1])
+        for feature, weight in weights:
+            values[feature] = weight
+        reward = float(rewards[i, 0])
+        results.append(TokenAttribution("lime", example.tokens, values, complete_to_reward(values, reward), reward,
+                                        num_samples, seconds + time.perf_counter() - fit_start,
+                                        {"intercept": float(intercept), "r2": float(score)}))
+    evals = f.evals - evals_before
+    assert evals == num_samples * len(examples), (evals, num_samples, len(examples))
+    return results
+
+
+def attention_attributions(f: MaskedReward, examples: list[Example]) -> list[TokenAttribution]:
+    """ABC weights: last layer, mean over heads, the <eos> row over the response, normalised to 1."""
+    start = time.perf_counter()
+    sequences = [e.prompt_ids + e.response_ids + [f.eos_id] for e in examples]
+    results: list[TokenAttribution | None] = [None] * len(examples)
+    for rows, out in f.forward(sequences, output_attentions=True):
+        last_layer = out.attentions[-1].float().mean(dim=1).cpu().numpy()  # [B, L, L], heads averaged
+        for b, i in enumerate(rows):
+            example = examples[i]
+            first, eos = len(example.prompt_ids), len(sequences[i]) - 1
+            weights = last_layer[b, eos, first: first + len(example.response_ids)].astype(float)
+            weights = weights / weights.sum()
+            reward = float(out.logits[b, 0])
+            results[i] = TokenAttribution("attention", example.tokens, weights, weights * reward, reward, 1, 0.0)
+    seconds = (time.perf_counter() - start) / len(examples)
+    for result in results:
+        result.seconds = seconds
+    return results
+
+
+def attribute(method: str, model, tokenizer, prompts: Sequence[str], responses: Sequence[str], *,
+              max_evals: int = 512, num_samples: int = 512, seed: int = 0, mask_token_id: int | None = None,
+              batch_size: int = 512) -> list[TokenAttribution]:
+    """Per-token attributions of ``model``'s reward for each (prompt, response) with ``method``.
+
+    ``max_evals`` is SHAP's budget of reward-model evaluations per response, ``num_samples``
+    LIME's neighbourhood size; ``mask_token_id=None`` deletes masked tokens.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
+    examples = encode_examples(model, tokenizer, prompts, responses)
+    f = MaskedReward(model, tokenizer, mask_token_id=mask_token_id, batch_size=batch_size)
+    if method == "shap":
+        results = shap_attributions(f, examples, max_evals=max_evals, seed=seed)
+    elif method == "lime":
+        results = lime_attributions(f, examples, num_samples=num_samples, seed=seed)
+    else:
+        results = attention_attributions(f, examples)
+    for result, example in zip(results, examples):
+        result.word_index, result.n_words = example.word_index, example.n_words
+    return results

@@ -1,0 +1,240 @@
+"""Bayesian optimisation of the reward shape (Koo et al. 2025): BoTorch outside, PPO inside.
+
+Search space. The mixture weights w = (w_shap, w_lime, w_attention, w_sparse) lie on the simplex
+Delta^3 (see :mod:`rewardlab.shaping.shapes`). The GP sees the box [0, 1]^3 through **stick-breaking**:
+
+    v_i = 1 - (1 - u_i)^(1 / (d - i)),   w_i = v_i prod_{j<i} (1 - v_j)  (i = 1..d-1),   w_d = prod_j (1 - v_j)
+
+v_i is the inverse CDF of Beta(1, d - i) at u_i, so a uniform u gives a uniform w on the simplex
+(Dirichlet(1, ..., 1)): the Sobol design and random search cover the simplex evenly, and every
+face and vertex (a single explainer, pure sparse) is reachable, which a softmax is not.
+
+Surrogate and acquisition: ``SingleTaskGP`` on u with input normalisation and outcome
+standardisation, fitted by marginal likelihood; ``qLogNoisyExpectedImprovement`` (the PPO objective
+is noisy) maximised by ``optimize_acqf`` for q proposals at a time. The first ``n_init`` trials are
+a scrambled Sobol design shared by BO and random search (same points, same seeds), so the two
+strategies differ only after it.
+
+Trial log: one JSON line per finished trial (its index, strategy, u, w, inner seed, objective and
+extras), rewritten atomically (temporary file + rename) after each trial, under a header line that
+fixes the study (strategy, budget, seed, objective and the caller's config). An interrupted study
+resumes at the first missing trial; a line that does not parse raises, naming the file and line.
+Proposals depend on the finished trials, so a resumed batch may differ from the batch an
+uninterrupted run would have drawn; the Sobol and random points are indexed by trial and do not.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms import Normalize, Standardize
+from botorch.optim import optimize_acqf
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from tqdm.auto import tqdm
+
+from rewardlab.core.artifacts import atomic_write_text
+
+WEIGHT_NAMES = ("shap", "lime", "attention", "sparse")
+STRATEGIES = ("bo", "random")
+
+
+def box_to_simplex(u) -> np.ndarray:
+    """[..., d-1] in the unit box -> [..., d] on the simplex (stick-breaking, see the module doc)."""
+    u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+    d = u.shape[-1] + 1
+    remaining = np.ones(u.shape[:-1])
+    weights = []
+    for i in range(d - 1):
+        v = 1.0 - (1.0 - u[..., i]) ** (1.0 / (d - 1 - i))
+        weights.append(v * remaining)
+        remaining = remaining * (1.0 - v)
+    return np.stack(weights + [remaining], axis=-1)
+
+
+def simplex_to_box(w) -> np.ndarray:
+    """The inverse of :func:`box_to_simplex` ([..., d] -> [..., d-1])."""
+    w = np.asarray(w, dtype=float)
+    if np.any(w < -1e-12) or not np.allclose(w.sum(axis=-1), 1.0):
+        raise ValueError(f"weights must be >= 0 and sum to 1, got {w}")
+    d = w.shape[-1]
+    remaining = np.ones(w.shape[:-1])
+    box = []
+    for i in range(d - 1):
+        v = np.divide(w[..., i], remaining, out=np.zeros_like(remaining), where=remaining > 1e-12)
+        box.append(1.0 - (1.0 - np.clip(v, 0, 1)) ** (d - 1 - i))
+        remaining = remaining - w[..., i]
+    return np.stack(box, axis=-1)
+
+
+def weights_dict(u) -> dict[str, float]:
+    return dict(zip(WEIGHT_NAMES, box_to_simplex(u).tolist()))
+
+
+class TrialLog:
+    """A study's trials as JSON lines under a header line; see the module doc."""
+
+    def __init__(self, path: Path | str, header: dict):
+        self.path, self.header = Path(path), {"study": header}
+
+    def read(self) -> list[dict]:
+        """The finished trials (sorted by index); [] for a new study. Raises on a foreign or corrupted file."""
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text().splitlines()
+        records = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"trial log {self.path} line {number} of {len(lines)} is corrupted ({error.msg}): "
+                                 f"{line[:80]!r}; delete that line (and any after it) to re-run those trials") from None
+        if not records or records[0] != self.header:
+            found = records[0] if records else None
+            raise ValueError(f"trial log {self.path} belongs to another study ({found} != {self.header}); "
+                             "pass another path or delete the file")
+        trials = sorted(records[1:], key=lambda r: r["trial"])
+        if [t["trial"] for t in trials] != list(range(len(trials))):
+            raise ValueError(f"trial log {self.path} has trials {[t['trial'] for t in trials]}; expected 0..{len(trials) - 1}")
+        return trials
+
+    def write(self, trials: list[dict]) -> None:
+        lines = [json.dumps(self.header)] + [json.dumps(t) for t in sorted(trials, key=lambda r: r["trial"])]
+        atomic_write_text(self.path, "\n".join(lines) + "\n")
+
+
+def sobol_points(n: int, dim: int, seed: int) -> np.ndarray:
+    """The first ``n`` points of a scrambled Sobol sequence in [0, 1]^dim."""
+    return torch.quasirandom.SobolEngine(dim, scramble=True, seed=seed).draw(n, dtype=torch.float64).numpy()
+
+
+def random_point(trial: int, dim: int, seed: int) -> np.ndarray:
+    return np.random.default_rng([seed, trial]).random(dim)
+
+
+def fit_gp(u: np.ndarray, objective: np.ndarray):
+    """``SingleTaskGP`` on (u, objective) with Normalize / Standardize, fitted by marginal likelihood."""
+    X = torch.as_tensor(u, dtype=torch.float64)
+    Y = torch.as_tensor(objective, dtype=torch.float64).reshape(-1, 1)
+    model = SingleTaskGP(X, Y, input_transform=Normalize(d=X.shape[-1], bounds=_bounds(X.shape[-1])),
+                         outcome_transform=Standardize(m=1))
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    return model
+
+
+def _bounds(dim: int) -> torch.Tensor:
+    return torch.stack([torch.zeros(dim, dtype=torch.float64), torch.ones(dim, dtype=torch.float64)])
+
+
+def propose_bo(u: np.ndarray, objective: np.ndarray, q: int, seed: int) -> np.ndarray:
+    """q new points maximising qLogNoisyExpectedImprovement of the GP fitted on the finished trials."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = fit_gp(u, objective)
+        acquisition = qLogNoisyExpectedImprovement(model, X_baseline=torch.as_tensor(u, dtype=torch.float64),
+                                                   prune_baseline=True)
+        candidates, _ = optimize_acqf(acquisition, bounds=_bounds(u.shape[-1]), q=q, num_restarts=8, raw_samples=256)
+    return candidates.detach().numpy()
+
+
+def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: str, budget: int, n_init: int,
+              q: int = 1, seed: int = 0, workers: int = 1, config: dict | None = None,
+              reuse: list[dict] = (), progress: bool = True) -> list[dict]:
+    """Run (or resume) a study of ``budget`` trials; returns every finished trial, sorted.
+
+    ``evaluate({"trial", "weights", "seed"})`` runs one inner PPO and returns a dict with at least
+    ``"objective"`` (higher is better); with ``workers > 1`` it must be picklable (a module-level
+    function) and q proposals run in that many processes at once. Trial k's inner seed is ``seed + k``.
+    ``reuse``: the trials of another study with the same design (seed, n_init, evaluate); its Sobol
+    trials are copied instead of run again, so BO and random search share them for real.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if not 1 <= n_init <= budget or q < 1 or workers < 1:
+        raise ValueError(f"need 1 <= n_init <= budget, q >= 1 and workers >= 1; got n_init={n_init}, "
+                         f"budget={budget}, q={q}, workers={workers}")
+    dim = len(WEIGHT_NAMES) - 1
+    log = TrialLog(path, {"strategy": strategy, "budget": budget, "n_init": n_init, "q": q, "seed": seed,
+                          "weights": list(WEIGHT_NAMES), **(config or {})})
+    trials = log.read()
+    bar = tqdm(total=budget, initial=len(trials), desc=f"{strategy} trials", disable=not progress)
+    pool = _pool(workers)
+    try:
+        while len(trials) < budget:
+            start = len(trials)
+            size = min(q, budget - start) if start >= n_init else min(q, n_init - start)
+            shared = [t for t in reuse if t.get("kind") == "sobol" and t["trial"] == start]
+            if start < n_init and shared:
+                if not np.allclose(shared[0]["u"], sobol_points(n_init, dim, seed)[start]) or shared[0]["seed"] != seed + start:
+                    raise ValueError(f"cannot reuse trial {start}: its Sobol point or seed differs from this study's "
+                                     "(another seed or n_init?); pass reuse=() to run the design again")
+                trials.append({**shared[0], "reused": True})
+                log.write(trials)
+                bar.update(1)
+                continue
+            if start < n_init:
+                points, kind = sobol_points(n_init, dim, seed)[start: start + size], "sobol"
+            elif strategy == "random":
+                points, kind = np.stack([random_point(start + i, dim, seed) for i in range(size)]), "random"
+            else:
+                done_u = np.array([t["u"] for t in trials])
+                points, kind = propose_bo(done_u, np.array([t["objective"] for t in trials]), size, seed + start), "bo"
+            specs = [{"trial": start + i, "weights": weights_dict(p), "seed": seed + start + i} for i, p in enumerate(points)]
+            for (spec, point), result in _evaluate_each(evaluate, list(zip(specs, points)), pool):
+                if not np.isfinite(result.get("objective", np.nan)):
+                    raise ValueError(f"trial {spec['trial']} returned objective {result.get('objective')}; "
+                                     "evaluate must return a finite 'objective'")
+                trials.append({**spec, "kind": kind, "u": np.asarray(point).tolist(), **result})
+                log.write(trials)
+                bar.update(1)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        bar.close()
+    return sorted(trials, key=lambda t: t["trial"])
+
+
+def _pool(workers: int):
+    return ProcessPoolExecutor(workers, mp_context=torch.multiprocessing.get_context("spawn")) if workers > 1 else None
+
+
+def _evaluate_each(evaluate: Callable[[dict], dict], items: list[tuple], pool):
+    """Yield (item, evaluate(item[0])) as each finishes: in-process one by one, or on the pool at once."""
+    if pool is None:
+        yield from ((item, evaluate(item[0])) for item in items)
+        return
+    futures = {pool.submit(evaluate, item[0]): item for item in items}
+    yield from ((futures[f], f.result()) for f in as_completed(futures))
+
+
+def run_specs(path: Path | str, header: dict, evaluate: Callable[[dict], dict], specs: list[dict],
+              workers: int = 1) -> list[dict]:
+    """Evaluate fixed ``specs`` (e.g. confirmation runs) with a study's log and workers.
+
+    Spec i is trial i; each result is logged as soon as it finishes, and a re-run evaluates only
+    the specs missing from the log. Returns ``{**spec, "trial": i, **result}`` in the order of ``specs``.
+    """
+    log = TrialLog(path, header)
+    done = {t["trial"]: t for t in log.read()}
+    missing = [({**spec, "trial": i},) for i, spec in enumerate(specs) if i not in done]
+    pool = _pool(workers)
+    try:
+        for (spec,), result in _evaluate_each(evaluate, missing, pool):
+            done[spec["trial"]] = {**spec, **result}
+            log.write(list(done.values()))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return [done[i] for i in range(len(specs))]
+
+
+def best_so_far(trials: list[dict]) -> np.ndarray:
+    """The running maximum of the objective over the trials, in trial order."""
+    return np.maximum.accumulate([t["objective"] for t in sorted(trials, key=lambda t: t["trial"])])

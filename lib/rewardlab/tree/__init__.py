@@ -1,0 +1,1 @@
+"""Qiu et al. 2024: tree-structured preference data."""
