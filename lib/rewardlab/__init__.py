@@ -7,7 +7,7 @@ The map, bottom to top (a layer imports only from layers below it):
                  word credit), policy (SFT, sampling, log-probs), stats (intervals, Holm, verdicts),
                  claim (what a pre-registered claim declares), quiet
     reward/      preferences (chain sampling, gold labels), models (Bradley-Terry reward models),
-                 accuracy (pair accuracy, rank correlation, win rates)
+                 accuracy (pair accuracy, rank correlation, win rates), probes (minimal pairs per phenomenon)
     rl/          ppo (the equations), trainer (per-token PPO, the public interface), runs (a grid of
                  runs in worker processes), evaluation (held-out scores, best-of-n, learning curves),
                  trl_peers (TRL's RewardTrainer and RLOOTrainer as peers)
