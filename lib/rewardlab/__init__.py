@@ -29,7 +29,16 @@ The map, bottom to top (a layer imports only from layers below it):
 
 from rewardlab.core.config import Preset
 from rewardlab.core.presets import load_preset
-from rewardlab.stack import load_stack
 
 __all__ = ["Preset", "load_preset", "load_stack"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``rewardlab.load_stack`` on first use: the stack imports transformers, datasets and the models (about
+    5 s measured here), which ``import rewardlab.<anything>`` (make figures, reproduce's argument errors) need not pay."""
+    if name == "load_stack":
+        from rewardlab.stack import load_stack
+
+        return load_stack
+    raise AttributeError(f"module 'rewardlab' has no attribute {name!r}")
