@@ -84,10 +84,21 @@ def test_check_preference_dataset_errors():
 
     with pytest.raises(ValueError, match="lacks column.*rejected"):
         P.check_preference_dataset(datasets.Dataset.from_dict({"prompt": ["a"], "chosen": ["b"]}))
-    with pytest.raises(ValueError, match="empty 'rejected'"):
-        P.check_preference_dataset(datasets.Dataset.from_dict({"prompt": ["a"], "chosen": [" b"], "rejected": [" "]}))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="is empty; it needs at least one"):
         P.check_preference_dataset(datasets.Dataset.from_dict({"prompt": [], "chosen": [], "rejected": []}))
+
+    def rows(chosen, rejected):
+        good = {"prompt": ["p"] * 3, "chosen": [" good", " fine", " great"], "rejected": [" bad", " awful", " dull"]}
+        good["chosen"][2], good["rejected"][2] = chosen, rejected
+        return datasets.Dataset.from_dict(good)
+
+    with pytest.raises(ValueError, match=r"1 bad preference row\(s\); first: row 2: rejected is empty\. Drop"):
+        P.check_preference_dataset(rows(" b", " "))
+    with pytest.raises(ValueError, match=r"row 2: chosen and rejected are the same text \('same words'\)"):
+        P.check_preference_dataset(rows(" same words", "same words "))
+    with pytest.raises(ValueError, match="row 2: chosen is not a string"):
+        P.check_preference_dataset(datasets.Dataset.from_dict({"prompt": ["p"] * 3, "chosen": ["a", "b", None],
+                                                              "rejected": ["c", "d", "e"]}))
 
 
 def test_equal_budget_control(smoke_policy, prompts):

@@ -14,7 +14,7 @@ from rewardlab.reward.preferences import check_preference_dataset
 
 @pytest.fixture(scope="module")
 def probe_set():
-    return R.probe_pairs(sentiment_vocabulary(1450), VaderJudge(), n_per_phenomenon=30, seed=0)
+    return R.probe_pairs(sentiment_vocabulary(600), VaderJudge(), n_per_phenomenon=30, seed=0)
 
 
 def test_every_phenomenon_gets_its_pairs_in_trl_format_ordered_by_gold(probe_set):
@@ -41,7 +41,7 @@ def test_each_pair_differs_only_in_its_phenomenon(probe_set):
 
 
 def test_probes_are_seeded_and_refuse_what_they_cannot_build():
-    vocabulary = sentiment_vocabulary(1450)
+    vocabulary = sentiment_vocabulary(600)
     first = R.probe_pairs(vocabulary, VaderJudge(), 5, seed=3)
     assert first.to_dict() == R.probe_pairs(vocabulary, VaderJudge(), 5, seed=3).to_dict()
     assert first["chosen"] != R.probe_pairs(vocabulary, VaderJudge(), 5, seed=4)["chosen"]

@@ -49,6 +49,26 @@ def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them
     assert "(smoke sizes" in text
 
 
+def test_summary_flags_runs_made_with_an_earlier_world_or_reward_model(tmp_path):
+    from rewardlab.core.versions import current_versions
+
+    metrics = {"largest_budget": 2000, "largest_budget_accuracy_by_seed": {"tree": [0.6, 0.61], "chain": [0.6, 0.6]}}
+    for stem, versions in (("03_tree_structured_preferences", current_versions()),
+                           ("04_bayesian_reward_ensembles", {**current_versions(), "reward_model": 1}),
+                           ("05_token_attribution", None)):
+        payload = {"notebook": stem, "preset": "tiny", "seed": 0, "smoke": False, "metrics": metrics}
+        if versions is not None:
+            payload["versions"] = versions
+        (tmp_path / f"{stem}.metrics.json").write_text(json.dumps(payload))
+    assert [stem for stem, _ in summary.outdated_runs(tmp_path)] == ["04_bayesian_reward_ensembles", "05_token_attribution"]
+    text = summary.write_summary(tmp_path).read_text()
+    now = current_versions()["reward_model"]
+    assert f"| `04_bayesian_reward_ensembles` | reward_model v1 (now v{now}) |" in text
+    assert "| `05_token_attribution` | recorded before versions were" in text
+    rows = [line for line in text.splitlines() if line.startswith("| Qiu") or line.startswith("| Yan")]
+    assert all("`03` |" in r for r in rows if "Qiu" in r) and any("`04` (earlier world and reward model)" in r for r in rows)
+
+
 def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("REWARDLAB_FIGURES_DIR", str(tmp_path / "figs"))

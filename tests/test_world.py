@@ -18,7 +18,7 @@ def test_generator_is_deterministic_per_seed(smoke_preset):
 def test_vocabulary_size_and_valence_spread():
     preset = load_preset("tiny")
     vocabulary = W.generator_vocabulary(preset)
-    assert len(vocabulary) >= 1500
+    assert len(vocabulary) >= 700
     valences = [v for _, v in W.sentiment_vocabulary(preset.world.n_sentiment_words)]
     assert min(valences) < -3 and max(valences) > 3
     assert sum(-1 < v < 1 for v in valences) > 100  # weak words too, not only extremes
@@ -27,8 +27,27 @@ def test_vocabulary_size_and_valence_spread():
     assert "so" not in vocabulary and "this" not in vocabulary  # VADER special-cases them
 
 
+def test_every_sentiment_word_fills_a_slot_of_its_part_of_speech(smoke_preset):
+    vocabulary = dict(W.sentiment_vocabulary(600))
+    adjectives = {w for w in vocabulary if w not in W.SENTIMENT_VERBS}
+    assert all(W.is_adjective(w) for w in adjectives) and abs(len(adjectives) - 590) <= 8  # shares are rounded per valence bin
+    assert not {"bias", "exclusion", "errors", "distorted", "like"} & set(vocabulary)  # nouns, verbs, participles
+    for review in W.generate_reviews(smoke_preset, n=200, seed=0):
+        for i, word in enumerate(review):
+            if word in adjectives:  # after was/were/felt, an article, a modifier, or before an aspect
+                before, after = review[i - 1] if i else "", review[i + 1] if i + 1 < len(review) else ""
+                assert (before in {"was", "were", "felt", "a", "an"} | set(W.NEGATORS + W.INTENSIFIERS + W.DAMPENERS)
+                        or after in W.ASPECTS), " ".join(review)
+            elif word in W.SENTIMENT_VERBS:
+                assert review[i - 1] in {"i", "never", "rarely"} and review[i + 1] == "the"
+            elif word in ("a", "an"):
+                assert (word == "an") == (review[i + 1][0] in "aeiou")
+            elif word in W.ASPECTS and i + 1 < len(review) and review[i + 1] in ("was", "were"):
+                assert (review[i + 1] == "were") == (word in W.PLURAL_ASPECTS)
+
+
 def test_filler_words_carry_no_valence():
-    filler = W.ASPECTS + W.FILMS + W.PEOPLE + W.PLACES + W.TIMES + W.NUMBERS + W.YEARS + W.GRAMMAR_WORDS
+    filler = W.ASPECTS + W.FILMS + W.PEOPLE + W.PLACES + W.TIMES + W.NUMBERS + W.GRAMMAR_WORDS
     assert [w for w in filler if w in LEXICON] == []
 
 

@@ -51,10 +51,9 @@ from rewardlab.brme.ensemble import (
 from rewardlab.core import artifacts
 from rewardlab.core.config import Preset, resolve_device
 from rewardlab.core.policy import set_seed
+from rewardlab.core.versions import BRME_VERSION
 from rewardlab.reward.models import dataset_fingerprint, load_reward_model
 from rewardlab.reward.preferences import check_preference_dataset
-
-BRME_VERSION = 1  # bump when a change here changes a trained BRME
 
 
 def split_for_calibration(dataset, fraction: float, seed: int):

@@ -49,7 +49,7 @@ class WorldConfig:
     source: str = choice("review_world", ("review_world", "imdb"))  # generated here, or a Hub dataset
     dataset_name: str = ""  # Hub id or local path of the dataset when source == "imdb"
     n_reviews: int = positive(12000)  # generated reviews, before the split (review_world only)
-    n_sentiment_words: int = positive(1450)  # VADER-lexicon words in the generator's vocabulary
+    n_sentiment_words: int = positive(600)  # VADER-lexicon words (adjectives + 10 verbs) in the vocabulary
     prompt_words: int = positive(4)
     min_response_words: int = positive(16)
     max_response_words: int = positive(48)
@@ -84,10 +84,10 @@ class SamplingConfig:
 @dataclass(frozen=True)
 class PreferenceConfig:
     label_noise_tau: float = nonnegative(0.1)  # P(a > b) = sigmoid((g_a - g_b) / tau); 0 = noiseless
-    train_prompts: int = positive(1000)
-    train_pairs: int = positive(4000)
-    eval_prompts: int = positive(300)
-    eval_pairs: int = positive(1200)
+    train_prompts: int = positive(6000)  # capped by the distinct training prompts (5,686 in the tiny world)
+    train_pairs: int = positive(64000)  # about 11 per prompt; the learning curve of notebook 02 shows why
+    eval_prompts: int = positive(800)  # capped by the distinct test prompts (724 in the tiny world)
+    eval_pairs: int = positive(6000)
     responses_per_prompt: int = positive(8)  # chain: K independent samples = the tree's leaves
     tree_depth: int = positive(3)
     tree_branching: int = positive(2)
@@ -98,16 +98,18 @@ class PreferenceConfig:
 class RewardModelConfig:
     base: str = ""  # empty: a small GPT-2 built from the fields below; else a Hub id / path
     n_layer: int = positive(2)
-    n_head: int = positive(2)
-    n_embd: int = positive(64)
+    n_head: int = positive(8)
+    n_embd: int = positive(128)
     dropout: float = nonnegative(0.0)
     learning_rate: float = positive(1e-3)
     batch_size: int = positive(32)  # pairs per step
-    epochs: int = positive(3)
+    epochs: int = positive(1)  # one pass over fresh pairs beat two over half as many (issue 20's sweep)
     center_coefficient: float = nonnegative(0.0)  # TRL's center_rewards_coefficient; 0 = off
     seeds: int = study_size(3)  # reward models trained per study (seeds preset.seed, preset.seed + 1, ...)
     bon_prompts: int = study_size(200)
     bon_max_n: int = study_size(64)
+    curve_points: int = study_size(7)  # learning-curve sizes: the training pairs halved 0..curve_points-1 times
+    probe_pairs: int = study_size(400)  # pairs per phenomenon of the probe set (notebook 02)
 
 
 @dataclass(frozen=True)

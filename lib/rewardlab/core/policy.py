@@ -34,9 +34,8 @@ from rewardlab.core import artifacts
 from rewardlab.core.config import Preset, resolve_device
 from rewardlab.core.quiet import quiet_transformers
 from rewardlab.core.tokenizer import load_tokenizer
+from rewardlab.core.versions import SFT_VERSION
 from rewardlab.core.world import build_world, world_fingerprint
-
-SFT_VERSION = 1  # bump when a change here changes the trained policy
 
 
 def set_seed(seed: int) -> None:

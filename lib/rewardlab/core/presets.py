@@ -44,7 +44,7 @@ SMOKE = Preset(
     sft=SFTConfig(steps=20, batch_size=16, warmup_steps=2, eval_every=10),
     sampling=SamplingConfig(eval_batch_size=64),
     preferences=PreferenceConfig(train_prompts=40, train_pairs=80, eval_prompts=20, eval_pairs=40),
-    reward_model=RewardModelConfig(epochs=1, seeds=2, bon_prompts=10, bon_max_n=8),
+    reward_model=RewardModelConfig(epochs=1, seeds=2, bon_prompts=10, bon_max_n=8, curve_points=3, probe_pairs=20),
     brme=BRMEConfig(epochs=3),
     attribution=AttributionConfig(responses=4, shap_max_evals=200, lime_num_samples=64),
     runs=RunsConfig(seeds=2, eval_prompts=16),

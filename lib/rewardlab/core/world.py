@@ -11,7 +11,8 @@ What makes credit assignment non-trivial:
 
 * sentiment words drawn from VADER's lexicon across its whole valence range (-4 .. +4),
   chosen per valence bin by English word frequency (``wordfreq``), so that common words
-  (``good``, ``awful``) come before lexicon oddities;
+  (``good``, ``awful``) come before lexicon oddities; each fills a slot of its own part of
+  speech (adjectives after "was", sentiment verbs after "i"), so every review reads as English;
 * negations (``not``, ``never``, ``rarely``) that flip a neighbour's valence (VADER: x -0.74);
 * intensifiers and dampeners (``very``, ``slightly``) that shift a neighbour (VADER: +-0.293);
 * contrast (``but``): VADER halves the words before it and multiplies those after by 1.5;
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+from lemminflect import getAllLemmas
 from vaderSentiment.vaderSentiment import (
     BOOSTER_DICT,
     NEGATE,
@@ -39,8 +41,8 @@ from vaderSentiment.vaderSentiment import (
 from wordfreq import zipf_frequency
 
 from rewardlab.core.config import Preset
+from rewardlab.core.versions import WORLD_VERSION
 
-WORLD_VERSION = 2  # bump when a change to the generator changes the reviews it writes
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]
 
@@ -54,9 +56,9 @@ ASPECTS = (
 FILMS = "film movie picture feature drama western documentary musical biopic".split()
 PEOPLE = "roommate sister brother mother father cousin wife husband son daughter neighbor uncle".split()
 PLACES = "cinema theater airport library hotel office house museum station garden".split()
-TIMES = "monday tuesday wednesday thursday friday saturday sunday evening morning afternoon".split()
-NUMBERS = "ninety hundred eighty seventy twenty thirty forty fifty sixty".split()
-YEARS = "nineteen eighty seventy sixty ninety two thousand".split()
+PLURAL_ASPECTS = frozenset("characters effects visuals costumes stunts".split())  # "the effects were"
+TIMES = "monday tuesday wednesday thursday friday saturday sunday".split()
+NUMBERS = "ninety eighty seventy twenty thirty forty fifty sixty".split()
 SENTIMENT_VERBS = "loved hated enjoyed liked disliked adored despised admired appreciated resented".split()
 INTENSIFIERS = (
     "very really extremely incredibly totally quite especially deeply highly utterly "
@@ -67,7 +69,7 @@ NEGATORS = ["not", "never", "rarely"]
 CONTRAST = "but"
 GRAMMAR_WORDS = (
     "the a an it was is i thought felt and with my at of for we watched saw runs about "
-    "minutes picked reminded me in on to had that which were came out".split()
+    "minutes in on to were".split()
 )
 
 # Lexicon entries kept out of the generator (slurs, profanity, chat abbreviations).
@@ -83,20 +85,38 @@ def _vader():
     return SentimentIntensityAnalyzer()
 
 
+# Adjectives by lemminflect's lexicon that do not read as "the plot was <word>" (mostly nouns or verbs
+# first), and participles of events rather than qualities.
+_NOT_PREDICATE = frozenset(
+    "like well party united chance feeling anti damn top worth welcome straight legal missing waste criminal "
+    "champion charged prize crash suspect admitted trick pretend nuts fool panic respective darling freak scare "
+    "bully mock freestyle successive freelance honorary dread libertarian fascist racist damned crappy obscene "
+    "suicidal infected allergic overweight bankrupt increased accepted affected engaged injured protected blocked "
+    "suspended favored valued resigned fallen broke lone exempt stricken".split())
+
+
+def is_adjective(word: str) -> bool:
+    """True when ``lemminflect``'s offline lexicon lists ``word`` as the base form of an adjective."""
+    return word in getAllLemmas(word).get("ADJ", ()) and word not in _NOT_PREDICATE
+
+
 @lru_cache(maxsize=4)
 def sentiment_vocabulary(n_words: int) -> tuple[tuple[str, float], ...]:
     """``n_words`` (word, valence) pairs from VADER's lexicon, spread over its valence range.
 
-    The lexicon's alphabetic words are binned by valence (width 0.5); each bin gets a share of
-    ``n_words`` proportional to its size and is filled with its most frequent English words
-    (``wordfreq`` Zipf frequency >= 2.5). The sentiment verbs are always included.
+    Every word fills a slot of its own part of speech: the ten sentiment verbs (``loved``,
+    ``hated``, ...) fill "i <verb> the plot", and the rest are adjectives (base forms, by the
+    ``lemminflect`` lexicon that ships with the package; nothing is downloaded) that fill "the plot
+    was <adjective>". The lexicon's adjectives are binned by valence (width 0.5); each bin gets a
+    share of the budget proportional to its size and is filled with its most frequent English words
+    (``wordfreq`` Zipf frequency >= 2.5), so common words (``good``, ``awful``) come first.
     """
     lexicon = _vader().lexicon
     excluded = set(BOOSTER_DICT) | set(NEGATE) | set(GRAMMAR_WORDS) | {"so", "this", "least", "kind"}
     candidates = [
         w for w in lexicon
-        if w.isalpha() and w.islower() and 3 <= len(w) <= 12
-        and w not in excluded and not _BLOCKED.search(w) and zipf_frequency(w, "en") >= 2.5
+        if w.isalpha() and w.islower() and 3 <= len(w) <= 12 and w not in excluded and not _BLOCKED.search(w)
+        and zipf_frequency(w, "en") >= 2.5 and is_adjective(w)
     ]
     edges = np.arange(-4.0, 4.0 + 1e-9, 0.5)
     chosen: dict[str, float] = {w: lexicon[w] for w in SENTIMENT_VERBS}
@@ -105,7 +125,8 @@ def sentiment_vocabulary(n_words: int) -> tuple[tuple[str, float], ...]:
             for lo, hi in zip(edges[:-1], edges[1:])]
     total = sum(len(b) for b in bins)
     if total < budget:
-        raise ValueError(f"n_sentiment_words={n_words} exceeds the {total + len(chosen)} usable lexicon words")
+        raise ValueError(f"n_sentiment_words={n_words} exceeds the {total + len(chosen)} usable lexicon words; "
+                         f"use at most {total + len(chosen)}")
     for words in bins:
         share = int(round(budget * len(words) / total))
         words.sort(key=lambda w: (-zipf_frequency(w, "en"), w))
@@ -116,19 +137,25 @@ def sentiment_vocabulary(n_words: int) -> tuple[tuple[str, float], ...]:
 def generator_vocabulary(preset: Preset) -> list[str]:
     """Every word the generator can emit, sorted (the tokenizer's vocabulary minus specials)."""
     words = {w for w, _ in sentiment_vocabulary(preset.world.n_sentiment_words)}
-    for group in (ASPECTS, FILMS, PEOPLE, PLACES, TIMES, NUMBERS, YEARS, INTENSIFIERS,
+    for group in (ASPECTS, FILMS, PEOPLE, PLACES, TIMES, NUMBERS, INTENSIFIERS,
                   DAMPENERS, NEGATORS, GRAMMAR_WORDS, [CONTRAST, ".", ","]):
         words.update(group)
     return sorted(words)
 
 
 class ReviewGenerator:
-    """Draws reviews from a latent polarity z ~ U(-1, 1).
+    """Draws reviews from a latent polarity z ~ U(-1, 1), every word in a slot of its part of speech.
 
     Each opinion slot picks a positive word with probability sigmoid(4z), may add a negation
     (then the surface word has the opposite sign, so the phrase still expresses the slot's
     sign) and an intensifier or dampener. Contrast sentences put the opposite opinion before
-    ``but``. A quarter of the sentences are neutral filler.
+    ``but``. About a third of the sentences are neutral filler. The frames, with ``A`` an adjective
+    phrase (``[not|never|rarely] [very|slightly ...] <adjective>``) and ``V`` a sentiment verb::
+
+        the plot was A .                 i thought the plot was A .
+        it was [not] a/an A film .       <adjective> plot , <adjective> ending .
+        i [never|rarely] V the plot .    the plot was A but the ending was A .
+        the plot felt <adjective> and the ending felt <adjective> .
     """
 
     def __init__(self, preset: Preset):
@@ -140,12 +167,14 @@ class ReviewGenerator:
         self.positive_verbs = [w for w, v in vocab if w in verbs and v >= 0]
         self.negative_verbs = [w for w, v in vocab if w in verbs and v < 0]
 
-    def _phrase(self, rng: np.random.Generator, positive: bool) -> list[str]:
+    def _phrase(self, rng: np.random.Generator, positive: bool, negatable: bool = True,
+                modifiable: bool = True) -> list[str]:
+        """``[negator] [intensifier | dampener] adjective``; the phrase's sign is ``positive``."""
         words = []
-        negated = rng.random() < 0.12
+        negated = negatable and rng.random() < 0.12
         if negated:
             words.append(NEGATORS[rng.integers(len(NEGATORS))])
-        u = rng.random()
+        u = rng.random() if modifiable else 1.0
         if u < 0.25:
             words.append(INTENSIFIERS[rng.integers(len(INTENSIFIERS))])
         elif u < 0.30:
@@ -157,33 +186,42 @@ class ReviewGenerator:
     def _sentence(self, rng: np.random.Generator, z: float, opinion: bool = False) -> list[str]:
         """One sentence ending in "."; kinds 0-6 give an opinion, 7-9 neutral filler."""
         pick = lambda seq: seq[rng.integers(len(seq))]  # noqa: E731
+
+        def aspect_was() -> list[str]:  # "the plot was", "the effects were"
+            aspect = pick(ASPECTS)
+            return ["the", aspect, "were" if aspect in PLURAL_ASPECTS else "was"]
+
         sign = lambda: bool(rng.random() < 1 / (1 + math.exp(-4 * z)))  # noqa: E731
         kind = rng.integers(7 if opinion else 10)
         if kind == 0:
-            return f"the {pick(ASPECTS)} was".split() + self._phrase(rng, sign()) + ["."]
+            return aspect_was() + self._phrase(rng, sign()) + ["."]
         if kind == 1:
-            return f"i thought the {pick(ASPECTS)} was".split() + self._phrase(rng, sign()) + ["."]
-        if kind == 2:
-            return ["it", "was", "a"] + self._phrase(rng, sign()) + [pick(FILMS), "."]
+            return ["i", "thought"] + aspect_was() + self._phrase(rng, sign()) + ["."]
+        if kind == 2:  # the negator goes before the article: "it was not a very good film"
+            phrase = self._phrase(rng, sign())
+            negator = phrase[:1] if phrase[0] in NEGATORS else []
+            rest = phrase[len(negator):]
+            article = "an" if rest[0][0] in "aeiou" else "a"
+            return ["it", "was"] + negator + [article] + rest + [pick(FILMS), "."]
         if kind == 3:
-            return (self._phrase(rng, sign()) + [pick(ASPECTS), ","]
-                    + self._phrase(rng, sign()) + [pick(ASPECTS), "."])
+            return (self._phrase(rng, sign(), negatable=False, modifiable=False) + [pick(ASPECTS), ","]
+                    + self._phrase(rng, sign(), negatable=False, modifiable=False) + [pick(ASPECTS), "."])
         if kind == 4:
             positive = sign()
-            neg = [pick(NEGATORS)] if rng.random() < 0.12 else []
+            neg = [pick(NEGATORS[1:])] if rng.random() < 0.12 else []  # "i never loved", not "i not loved"
             verbs = self.positive_verbs if positive != bool(neg) else self.negative_verbs
             return ["i"] + neg + [pick(verbs), "the", pick(ASPECTS), "."]
         if kind == 5:
             positive = sign()
-            return (f"the {pick(ASPECTS)} was".split() + self._phrase(rng, not positive)
-                    + f"but the {pick(ASPECTS)} was".split() + self._phrase(rng, positive) + ["."])
+            return (aspect_was() + self._phrase(rng, not positive)
+                    + ["but"] + aspect_was() + self._phrase(rng, positive) + ["."])
         if kind == 6:
-            return (f"the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign())
-                    + f"and the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign()) + ["."])
+            return (f"the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign(), negatable=False)
+                    + f"and the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign(), negatable=False) + ["."])
         if kind == 7:
             return f"we watched it on {pick(TIMES)} with my {pick(PEOPLE)} .".split()
         if kind == 8:
-            return f"it runs about {pick(NUMBERS)} minutes and came out in {pick(YEARS)} .".split()
+            return f"it runs about {pick(NUMBERS)} minutes .".split()
         return f"i saw it at the {pick(PLACES)} with my {pick(PEOPLE)} .".split()
 
     def review(self, rng: np.random.Generator) -> list[str]:

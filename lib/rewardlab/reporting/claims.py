@@ -33,6 +33,7 @@ from rewardlab.core import stats
 from rewardlab.core.artifacts import atomic_write_text, runs_dir
 from rewardlab.core.claim import Claim
 from rewardlab.rcfd import claims as rcfd_claims
+from rewardlab.reward import claims as reward_claims
 from rewardlab.shaping import claims as shaping_claims
 from rewardlab.tree import claims as tree_claims
 
@@ -61,7 +62,7 @@ def differences(claim: Claim, metrics: dict) -> tuple[np.ndarray, np.ndarray, np
     return arm - base, arm, base
 
 
-CLAIMS = [*shaping_claims.CLAIMS, *rcfd_claims.CLAIMS, *tree_claims.CLAIMS, *brme_claims.CLAIMS]
+CLAIMS = [*reward_claims.CLAIMS, *shaping_claims.CLAIMS, *rcfd_claims.CLAIMS, *tree_claims.CLAIMS, *brme_claims.CLAIMS]
 
 
 def notebook_table(notebook: str, directory: Path | None = None):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rewardlab.core.artifacts import atomic_write_text, runs_dir
+from rewardlab.core.versions import current_versions
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
@@ -37,7 +38,8 @@ def _jsonable(value, key: str):
 
 
 def record_metrics(notebook: str, preset, metrics: dict) -> Path:
-    """Write ``<runs dir>/<notebook>.metrics.json``: the preset, its seed and the metrics. NaN -> null."""
+    """Write ``<runs dir>/<notebook>.metrics.json``: the preset, its seed, the versions of the world and models
+    it was built with (:mod:`rewardlab.core.versions`) and the metrics. NaN -> null."""
     if not NOTEBOOK_NAME.match(notebook):
         raise ValueError(f"notebook {notebook!r} must be a notebook stem like '01_review_world_and_sft'")
     payload = {
@@ -45,6 +47,7 @@ def record_metrics(notebook: str, preset, metrics: dict) -> Path:
         "preset": preset.name,
         "seed": preset.seed,
         "smoke": preset.smoke,
+        "versions": current_versions(),
         "metrics": {str(k): _jsonable(v, str(k)) for k, v in metrics.items()},
     }
     return atomic_write_text(runs_dir() / f"{notebook}.metrics.json", json.dumps(payload, indent=2) + "\n")

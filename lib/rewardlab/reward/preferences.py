@@ -111,17 +111,32 @@ def label_pairs(groups: Sequence[ResponseGroup], pairs: Sequence[tuple[int, int,
 
 
 def check_preference_dataset(dataset) -> None:
-    """Raise ValueError naming what is wrong: missing columns, no rows, empty responses."""
+    """Raise ValueError naming what is wrong and where: a missing column, no rows, or the first bad row.
+
+    A row is bad when its prompt, chosen or rejected is not a string, when chosen or rejected is
+    empty (or only spaces), or when chosen and rejected are the same text (a pair that says nothing).
+    """
     missing = [c for c in REQUIRED_COLUMNS if c not in dataset.column_names]
     if missing:
         raise ValueError(f"preference dataset lacks column(s) {', '.join(missing)}; it needs "
                          f"{', '.join(REQUIRED_COLUMNS)} (TRL's format), has {', '.join(dataset.column_names)}")
     if len(dataset) == 0:
-        raise ValueError("preference dataset is empty")
-    for column in ("chosen", "rejected"):
-        empty = [i for i, text in enumerate(dataset[column]) if not text.strip()]
-        if empty:
-            raise ValueError(f"{len(empty)} empty {column!r} response(s), first at row {empty[0]}; drop them first")
+        raise ValueError("preference dataset is empty; it needs at least one (prompt, chosen, rejected) row")
+    columns = {c: dataset[c] for c in REQUIRED_COLUMNS}
+    problems = []
+    for row, (prompt, chosen, rejected) in enumerate(zip(*columns.values())):
+        texts = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        wrong_type = [name for name, text in texts.items() if not isinstance(text, str)]
+        if wrong_type:
+            problems.append((row, f"{', '.join(wrong_type)} is not a string ({type(texts[wrong_type[0]]).__name__})"))
+        elif not chosen.strip() or not rejected.strip():
+            problems.append((row, f"{'chosen' if not chosen.strip() else 'rejected'} is empty"))
+        elif chosen.strip() == rejected.strip():
+            problems.append((row, f"chosen and rejected are the same text ({chosen.strip()[:40]!r})"))
+    if problems:
+        row, reason = problems[0]
+        raise ValueError(f"{len(problems)} bad preference row(s); first: row {row}: {reason}. "
+                         "Drop or fix these rows (dataset.filter) before training or scoring")
 
 
 def load_preference_data(preset, policy, tokenizer, world, judge, progress: bool = True):

@@ -30,7 +30,10 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
 
     Hyper-parameters mirror :func:`rewardlab.reward.models.train_reward_model`: AdamW at
     ``rm_learning_rate`` with linear decay, ``rm_epochs`` epochs of ``rm_batch_size`` pairs,
-    gradient clipping at 1, the same centring coefficient. Returns ``(model, seconds)``.
+    gradient clipping at 1, the same centring coefficient. One difference: TRL draws random batches,
+    rewardlab groups pairs of similar length (the same pairs per epoch, less padding; TRL's
+    ``group_by_length`` sampler cannot read lengths from its tokenised pair columns). Returns
+    ``(model, seconds)``.
     """
     check_preference_dataset(train_dataset)
     # An in-memory copy: TRL's map() must not write cache files next to a cached dataset.

@@ -1,0 +1,16 @@
+"""Versions of what every result stands on; bump one when a code change changes what it builds.
+
+Each version enters the cache key of its artifact (so a bump rebuilds it) and every metrics file
+records them all (:func:`rewardlab.reporting.metrics.record_metrics`), so ``SUMMARY.md`` can flag a
+committed run that was produced with an earlier world or reward model than the code's.
+"""
+
+WORLD_VERSION = 3  # the review generator (3: every word in a slot of its part of speech)
+SFT_VERSION = 1  # SFT of the policy
+REWARD_MODEL_VERSION = 2  # the Bradley-Terry reward model (2: scaled data and model, issue 20)
+BRME_VERSION = 1  # the Bayesian reward-model ensemble
+
+
+def current_versions() -> dict[str, int]:
+    """The versions this checkout builds with, as a metrics file records them."""
+    return {"world": WORLD_VERSION, "sft": SFT_VERSION, "reward_model": REWARD_MODEL_VERSION, "brme": BRME_VERSION}
