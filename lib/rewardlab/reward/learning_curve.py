@@ -70,16 +70,14 @@ def nested_subsets(n_rows: int, sizes: Sequence[int], seed: int) -> dict[int, np
 
 
 def bag_of_words_curve(train, heldout, sizes: Sequence[int], seeds: Sequence[int], C: float = 1.0) -> dict:
-    """``{size: [held-out gold accuracy per seed]}`` of :class:`BagOfWordsReward` on nested subsets of ``train``."""
-    check_preference_dataset(train)
-    check_preference_dataset(heldout)
-    curve: dict[int, list[float]] = {int(s): [] for s in sorted(sizes)}
-    for seed in seeds:
-        for size, rows in nested_subsets(len(train), sizes, seed).items():
-            subset = train.select(rows)
-            model = BagOfWordsReward(C).fit(subset["chosen"], subset["rejected"])
-            curve[size].append(heldout_gold_accuracy(lambda prompts, responses: model(responses), heldout))
-    return curve
+    """``{size: [held-out gold accuracy per seed]}`` of :class:`BagOfWordsReward` on nested subsets of ``train``
+    (the fit is deterministic: the seed only draws the subsets)."""
+
+    def fit(subset, seed):
+        model = BagOfWordsReward(C).fit(subset["chosen"], subset["rejected"])
+        return lambda prompts, responses: model(responses)
+
+    return reward_model_curve(train, heldout, sizes, seeds, fit)
 
 
 def reward_model_curve(train, heldout, sizes: Sequence[int], seeds: Sequence[int],
@@ -90,6 +88,7 @@ def reward_model_curve(train, heldout, sizes: Sequence[int], seeds: Sequence[int
     re-run loads it) and returns a reward ``reward(prompts, responses)``.
     """
     check_preference_dataset(train)
+    check_preference_dataset(heldout)
     curve: dict[int, list[float]] = {int(s): [] for s in sorted(sizes)}
     for seed in seeds:
         for size, rows in nested_subsets(len(train), sizes, seed).items():

@@ -34,7 +34,7 @@ from transformers import (
 from rewardlab.core import artifacts
 from rewardlab.core.config import Preset, resolve_device
 from rewardlab.core.policy import pad_right, set_seed
-from rewardlab.core.versions import REWARD_MODEL_VERSION as RM_VERSION
+from rewardlab.core.versions import REWARD_MODEL_VERSION
 from rewardlab.reward.preferences import check_preference_dataset
 
 
@@ -252,6 +252,6 @@ def load_reward_model(preset: Preset, tokenizer, train_dataset, seed: int = 0, n
         model.save_pretrained(folder)
         (folder / "rm_log.json").write_text(json.dumps(log))
 
-    path = artifacts.cached(preset, name, config, build, version=RM_VERSION)
+    path = artifacts.cached(preset, name, config, build, version=REWARD_MODEL_VERSION)
     model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="eager")
     return model.to(resolve_device(preset)).eval(), json.loads((path / "rm_log.json").read_text())

@@ -15,8 +15,7 @@ dropped), so accuracy on a phenomenon is agreement with gold on exactly that rul
 word after a negator by -0.74, shifts it after an intensifier or dampener, and weights the words
 after "but" by 1.5 and before it by 0.5. A reward model that reads words but not these rules is
 right on "sentiment word" and near chance on the others. Adjectives are the vocabulary words that
-the ``lemminflect`` lexicon (shipped with the package, nothing downloaded) lists as adjectives, so
-every probe reads as English. Written here because no library generates minimal pairs for VADER's
+fill the world's adjective slots (``lemminflect``'s offline lexicon), so every probe reads as English. Written here because no library generates minimal pairs for VADER's
 rules.
 """
 
@@ -26,9 +25,8 @@ from typing import Callable, Sequence
 
 import datasets
 import numpy as np
-from lemminflect import getAllLemmas
 
-from rewardlab.core.world import DAMPENERS, INTENSIFIERS, NEGATORS
+from rewardlab.core.world import DAMPENERS, INTENSIFIERS, NEGATORS, is_adjective
 from rewardlab.reward.models import pair_rewards
 
 PHENOMENA = ("negation", "intensifier", "dampener", "contrast", "sentiment_word")
@@ -36,8 +34,9 @@ PROBE_PROMPT = "i thought the movie was"
 
 
 def adjectives(vocabulary: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
-    """The (word, valence) entries of ``vocabulary`` that lemminflect lists as adjectives."""
-    return [(word, valence) for word, valence in vocabulary if "ADJ" in getAllLemmas(word)]
+    """The (word, valence) entries of ``vocabulary`` that fill the world's adjective slots
+    (:func:`rewardlab.core.world.is_adjective`)."""
+    return [(word, valence) for word, valence in vocabulary if is_adjective(word)]
 
 
 def _responses(phenomenon: str, rng: np.random.Generator, positive: list[str], negative: list[str],
