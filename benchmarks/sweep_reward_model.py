@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--response-only", action="store_true")
+    parser.add_argument("--init-sft", action="store_true", help="start from the SFT policy's transformer")
     args = parser.parse_args(argv)
 
     import datasets
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     if args.response_only:
         train, test = (d.map(lambda row: {"prompt": ""}) for d in (train, test))
     start = time.perf_counter()
-    model, log = M.train_reward_model(preset, stack.tokenizer, train, seed=args.seed, progress=False)
+    model, log = M.train_reward_model(preset, stack.tokenizer, train, seed=args.seed, progress=False,
+                                        backbone=stack.policy if args.init_sft else None)
     wall = time.perf_counter() - start
     r_chosen, r_rejected = M.pair_rewards(model, stack.tokenizer, test)
     responses = list(dict.fromkeys(zip(list(test["prompt"]) * 2, list(test["chosen"]) + list(test["rejected"]))))

@@ -5,13 +5,18 @@ import torch
 from rewardlab.rl.evaluation import best_of_n, kl_best_of_n
 from rewardlab.reward.accuracy import gold_pair_accuracy, pair_accuracy, reward_uncertainty, spearman, win_rate
 from rewardlab.reward.models import (
+    PromptGroupedBatches,
+    _rewards,
+    batch_pair_rewards,
     bradley_terry_loss,
     build_reward_model,
     encode_for_reward,
     forward_with_internals,
     load_reward_model,
+    pair_rewards,
     score,
     train_reward_model,
+    unique_texts,
 )
 
 
@@ -75,6 +80,49 @@ def test_score_is_batch_invariant_and_shapes(smoke_preset, smoke_policy, pairs):
     assert internals["attentions"][0].shape == (smoke_preset.reward_model.n_head, T, T)
     assert internals["hidden_states"][-1].shape == (T, smoke_preset.reward_model.n_embd)
     assert internals["tokens"][internals["response_start"]:-1] == pairs["chosen"][0].split()
+
+
+def test_prompt_grouped_batches_keep_prompts_whole_and_cover_every_pair_once():
+    prompts = ["a"] * 5 + ["b"] * 3 + ["c"] * 4 + ["d"] * 4
+    lengths = list(range(len(prompts)))
+    sampler = PromptGroupedBatches(prompts, lengths, batch_size=8, seed=0)
+    assert sampler.prompts_per_batch == 2 and len(sampler) == 2
+    first, second = list(sampler), list(sampler)
+    for epoch in (first, second):
+        assert sorted(row for batch in epoch for row in batch) == list(range(len(prompts)))
+        for batch in epoch:  # a prompt's pairs are never split over batches
+            assert all(prompts.count(prompts[row]) == sum(prompts[r] == prompts[row] for r in batch) for row in batch)
+    assert list(PromptGroupedBatches(prompts, lengths, 8, seed=0)) == first  # the seed fixes the order
+    assert any(list(PromptGroupedBatches(prompts, lengths, 8, seed=s)) != first for s in range(1, 6))
+
+
+def test_deduplicated_pair_rewards_equal_scoring_each_text(smoke_preset, smoke_policy, pairs):
+    _, tokenizer, _ = smoke_policy
+    model = build_reward_model(smoke_preset, tokenizer, seed=0).eval()
+    texts, chosen_index, rejected_index = unique_texts(pairs["prompt"], pairs["chosen"], pairs["rejected"])
+    assert len(texts) < 2 * len(pairs)  # the smoke pairs share responses (4 per prompt, 2 pairs per prompt)
+    ids = encode_for_reward(tokenizer, [p for p, _ in texts], [r for _, r in texts])
+    rows = np.arange(12)
+    with torch.no_grad():
+        r_chosen, r_rejected = batch_pair_rewards(model, ids, chosen_index, rejected_index, rows,
+                                                  tokenizer.pad_token_id, "cpu")
+        each = _rewards(model, encode_for_reward(tokenizer, pairs["prompt"][:12], pairs["chosen"][:12])
+                        + encode_for_reward(tokenizer, pairs["prompt"][:12], pairs["rejected"][:12]),
+                        tokenizer.pad_token_id, "cpu")
+    assert torch.allclose(torch.cat([r_chosen, r_rejected]), each, atol=1e-5)
+    rc, rr = pair_rewards(model, tokenizer, pairs)
+    assert np.allclose(rc, score(model, tokenizer, pairs["prompt"], pairs["chosen"]), atol=1e-5)
+    assert np.allclose(rr, score(model, tokenizer, pairs["prompt"], pairs["rejected"]), atol=1e-5)
+
+
+def test_reward_model_can_start_from_the_sft_backbone(smoke_preset, smoke_policy):
+    policy, tokenizer, _ = smoke_policy
+    model = build_reward_model(smoke_preset, tokenizer, seed=0, backbone=policy)
+    for mine, theirs in zip(model.transformer.state_dict().values(), policy.transformer.state_dict().values()):
+        assert torch.equal(mine, theirs)
+    other = build_reward_model(smoke_preset, tokenizer, seed=1, backbone=policy)
+    assert not torch.equal(model.score.weight, other.score.weight)  # a fresh head per seed
+    assert model.config.num_labels == 1 and model.config.resid_pdrop == smoke_preset.reward_model.dropout
 
 
 def test_cached_reward_model_round_trip(smoke_preset, smoke_policy, pairs):

@@ -118,3 +118,19 @@ def test_imdb_loading_path_with_a_local_dataset(tmp_path):
 def test_sentiment_vocabulary_too_large_raises():
     with pytest.raises(ValueError, match="exceeds"):
         W.sentiment_vocabulary(100000)
+
+
+def test_the_reviews_own_opinion_sits_on_either_side_of_but(smoke_preset):
+    """World v4: a contrast sentence holds opposite opinions, the review's own before or after "but" at
+    random, so VADER's contrast rule (after "but" weighs 3x before) decides how the sentence counts."""
+    analyzer, generator, rng = SentimentIntensityAnalyzer(), W.ReviewGenerator(smoke_preset), np.random.default_rng(0)
+    own_first = []
+    while len(own_first) < 200:
+        sentence = generator._sentence(rng, z=1.0, opinion=True)  # z = 1: the review's opinion is positive (98%)
+        if "but" in sentence:
+            cut = sentence.index("but")
+            before, after = (analyzer.polarity_scores(" ".join(part))["compound"]
+                             for part in (sentence[:cut], sentence[cut + 1:]))
+            assert before * after < 0, " ".join(sentence)  # the two sides disagree
+            own_first.append(before > 0)
+    assert 0.35 < np.mean(own_first) < 0.65

@@ -103,7 +103,7 @@ class RewardModelConfig:
     dropout: float = nonnegative(0.0)
     learning_rate: float = positive(1e-3)
     batch_size: int = positive(32)  # pairs per step
-    epochs: int = positive(1)  # one pass over fresh pairs beat two over half as many (issue 20's sweep)
+    epochs: int = positive(2)  # two passes over prompt-grouped batches: 0.853 in 201 s, one ungrouped pass 0.851 in 255 s (issue 20)
     center_coefficient: float = nonnegative(0.0)  # TRL's center_rewards_coefficient; 0 = off
     seeds: int = study_size(3)  # reward models trained per study (seeds preset.seed, preset.seed + 1, ...)
     bon_prompts: int = study_size(200)

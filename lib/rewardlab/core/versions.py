@@ -5,9 +5,9 @@ records them all (:func:`rewardlab.reporting.metrics.record_metrics`), so ``SUMM
 committed run that was produced with an earlier world or reward model than the code's.
 """
 
-WORLD_VERSION = 3  # the review generator (3: every word in a slot of its part of speech)
+WORLD_VERSION = 4  # the review generator (3: every word in a slot of its part of speech; 4: either side of "but")
 SFT_VERSION = 1  # SFT of the policy
-REWARD_MODEL_VERSION = 2  # the Bradley-Terry reward model (2: scaled data and model, issue 20)
+REWARD_MODEL_VERSION = 3  # the Bradley-Terry reward model (2: scaled data and model; 3: prompt-grouped batches, 2 epochs; issue 20)
 BRME_VERSION = 1  # the Bayesian reward-model ensemble
 
 

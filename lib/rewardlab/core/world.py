@@ -148,8 +148,9 @@ class ReviewGenerator:
 
     Each opinion slot picks a positive word with probability sigmoid(4z), may add a negation
     (then the surface word has the opposite sign, so the phrase still expresses the slot's
-    sign) and an intensifier or dampener. Contrast sentences put the opposite opinion before
-    ``but``. About a third of the sentences are neutral filler. The frames, with ``A`` an adjective
+    sign) and an intensifier or dampener. Contrast sentences hold opposite opinions on the two sides
+    of ``but``, the review's own on either side at random, so VADER's contrast rule (the clause after
+    ``but`` weighs three times the one before) decides which way the sentence counts. About a third of the sentences are neutral filler. The frames, with ``A`` an adjective
     phrase (``[not|never|rarely] [very|slightly ...] <adjective>``) and ``V`` a sentiment verb::
 
         the plot was A .                 i thought the plot was A .
@@ -211,10 +212,10 @@ class ReviewGenerator:
             neg = [pick(NEGATORS[1:])] if rng.random() < 0.12 else []  # "i never loved", not "i not loved"
             verbs = self.positive_verbs if positive != bool(neg) else self.negative_verbs
             return ["i"] + neg + [pick(verbs), "the", pick(ASPECTS), "."]
-        if kind == 5:
-            positive = sign()
-            return (aspect_was() + self._phrase(rng, not positive)
-                    + ["but"] + aspect_was() + self._phrase(rng, positive) + ["."])
+        if kind == 5:  # opposite opinions on the two sides of "but", the review's own on either side
+            positive, own_first = sign(), bool(rng.random() < 0.5)
+            return (aspect_was() + self._phrase(rng, positive == own_first)
+                    + ["but"] + aspect_was() + self._phrase(rng, positive != own_first) + ["."])
         if kind == 6:
             return (f"the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign(), negatable=False)
                     + f"and the {pick(ASPECTS)} felt".split() + self._phrase(rng, sign(), negatable=False) + ["."])

@@ -30,9 +30,9 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
 
     Hyper-parameters mirror :func:`rewardlab.reward.models.train_reward_model`: AdamW at
     ``rm_learning_rate`` with linear decay, ``rm_epochs`` epochs of ``rm_batch_size`` pairs,
-    gradient clipping at 1, the same centring coefficient. One difference: TRL draws random batches,
-    rewardlab groups pairs of similar length (the same pairs per epoch, less padding; TRL's
-    ``group_by_length`` sampler cannot read lengths from its tokenised pair columns). Returns
+    gradient clipping at 1, the same centring coefficient. One difference: TRL draws random batches of
+    pairs and reads both texts of every pair; rewardlab batches whole prompts and reads each response
+    once for all its pairs (the same loss per pair, different batch composition). Returns
     ``(model, seconds)``.
     """
     check_preference_dataset(train_dataset)
