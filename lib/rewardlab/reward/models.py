@@ -132,7 +132,7 @@ class PromptGroupedBatches(torch.utils.data.Sampler):
     Prompts are grouped by length as :func:`length_grouped_batches` does, ``batch_size`` pairs per batch
     on average (``round(batch_size * prompts / pairs)`` prompts). A fresh order is drawn on every pass
     (a DataLoader built on it is what ``accelerate`` shards across processes). On the tiny preset's
-    64,000 pairs over 5,686 prompts, a batch of 32 pairs scores about 24 responses instead of 64.
+    64,000 pairs over 5,686 prompts, a batch of 32 pairs reads about 24 responses instead of 64 texts.
     """
 
     def __init__(self, prompt_of_pair: Sequence, lengths: Sequence[int], batch_size: int, seed: int):
@@ -226,9 +226,10 @@ def train_reward_model(preset: Preset, tokenizer, train_dataset, eval_dataset=No
     AdamW with linear decay to zero over ``epochs`` epochs of ``batch_size`` pairs, gradients clipped
     at norm 1 (as transformers' Trainer does). A batch holds whole prompts (:class:`PromptGroupedBatches`)
     and scores each distinct (prompt, response) once for all its pairs: the loss is the same mean over
-    the batch's pairs, at fewer forward passes (issue 20: on 64,000 pairs of 8 responses per prompt,
-    about 2.7x fewer). ``log`` holds per-evaluation ``step``, ``train_loss``, ``train_accuracy`` (window
-    means), with an ``eval_dataset`` ``eval_accuracy`` (the share of its first
+    the batch's pairs, at fewer forward passes (issue 20: an epoch over the tiny preset's 64,000 pairs
+    reads its 44,798 distinct responses, not 128,000 texts: 2.9x fewer). ``log`` holds per-evaluation
+    ``step``, ``train_loss``, ``train_accuracy`` (window means), with an ``eval_dataset``
+    ``eval_accuracy`` (the share of its first
     ``EVAL_PAIRS_DURING_TRAINING`` pairs ranked as labelled: a curve to watch, not the held-out result),
     and ``train_seconds``, the loop's wall time without tokenisation.
     """
