@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rewardlab.core.presets import load_preset
+from rewardlab.rl import rollouts as R
 from rewardlab.rl import trainer as P
 from rewardlab.reward.models import build_reward_model, score
 from rewardlab.shaping.shapes import SHAPES, shaped_reward_fn
@@ -17,32 +18,32 @@ def _rollout(n_tokens, finished, width=4):
     for i, (n, done) in enumerate(zip(n_tokens, finished)):
         action_mask[i, : n + done] = 1
     sequences = torch.zeros(rows, 2 + width, dtype=torch.long)
-    return P.Rollout(["p"] * rows, ["r"] * rows, sequences, torch.cat([torch.ones(rows, 2, dtype=torch.long),
+    return R.Rollout(["p"] * rows, ["r"] * rows, sequences, torch.cat([torch.ones(rows, 2, dtype=torch.long),
                      action_mask], 1), action_mask, list(n_tokens), list(finished))
 
 
 def test_rewards_land_on_the_actions_and_the_last_one_is_paid_at_the_end():
     rollout = _rollout([3, 2], [False, True])
     # a scalar is sparse: the whole reward on the final action (<eos> for a finished response)
-    scalars = P.token_reward_tensor([1.5, -2.0], rollout, step=1, name="sparse")
+    scalars = R.token_reward_tensor([1.5, -2.0], rollout, step=1, name="sparse")
     assert torch.equal(scalars, torch.tensor([[0, 0, 1.5, 0], [0, 0, -2.0, 0]]))
-    dense = P.token_reward_tensor([np.array([0.1, 0.2, 0.3]), torch.tensor([0.5, 0.25])], rollout, 1, "uniform")
+    dense = R.token_reward_tensor([np.array([0.1, 0.2, 0.3]), torch.tensor([0.5, 0.25])], rollout, 1, "uniform")
     assert torch.allclose(dense, torch.tensor([[0.1, 0.2, 0.3, 0], [0.5, 0, 0.25, 0]]))
     # a scalar R and [0, ..., 0, R] are the same reward
-    same = P.token_reward_tensor([np.array([0, 0, 1.5]), np.array([0, -2.0])], rollout, 1, "sparse")
+    same = R.token_reward_tensor([np.array([0, 0, 1.5]), np.array([0, -2.0])], rollout, 1, "sparse")
     assert torch.equal(same, scalars)
 
 
 def test_bad_rewards_name_the_step_the_shaping_and_the_lengths():
     rollout = _rollout([3, 2], [False, True])
     with pytest.raises(ValueError, match=r"step 4: reward 'shap' gave 2 token rewards for response 0, expected 3"):
-        P.token_reward_tensor([np.zeros(2), np.zeros(2)], rollout, step=4, name="shap")
+        R.token_reward_tensor([np.zeros(2), np.zeros(2)], rollout, step=4, name="shap")
     with pytest.raises(ValueError, match="returned 1 rewards for 2 responses"):
-        P.token_reward_tensor([1.0], rollout, step=4, name="shap")
+        R.token_reward_tensor([1.0], rollout, step=4, name="shap")
     with pytest.raises(FloatingPointError, match=r"step 7: reward 'lime' is not finite for response 1"):
-        P.token_reward_tensor([np.zeros(3), np.array([0.0, np.nan])], rollout, step=7, name="lime")
+        R.token_reward_tensor([np.zeros(3), np.array([0.0, np.nan])], rollout, step=7, name="lime")
     with pytest.raises(FloatingPointError, match="step 2: reward 'sparse'"):
-        P.token_reward_tensor([np.inf, 0.0], rollout, step=2, name="sparse")
+        R.token_reward_tensor([np.inf, 0.0], rollout, step=2, name="sparse")
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +103,10 @@ def test_action_log_probs_are_those_of_the_distribution_sampled_from(ppo_setup):
     the KL estimate E[log pi - log pi_ref] would go negative)."""
     config, policy, tokenizer, prompts = ppo_setup
     torch.manual_seed(0)
-    rollout = P.sample_rollout(policy, tokenizer, prompts[:6], max_new_tokens=6)
+    rollout = R.sample_rollout(policy, tokenizer, prompts[:6], max_new_tokens=6)
     assert rollout.suppressed_ids and tokenizer.eos_token_id not in rollout.suppressed_ids
     with torch.no_grad():
-        logprobs, _, entropy = P.action_stats(policy, rollout)
+        logprobs, _, entropy = R.action_stats(policy, rollout)
         position_ids = (rollout.attention_mask.cumsum(-1) - 1).clamp(min=0)
         logits = policy(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
                         position_ids=position_ids).logits[:, rollout.prompt_width - 1: -1]
@@ -141,13 +142,13 @@ def test_shaped_rewards_line_up_with_the_policy_tokens_and_sum_to_the_score(shap
     config, policy, tokenizer, prompts = ppo_setup
     reward_model = build_reward_model(smoke_preset, tokenizer, seed=1).eval()
     torch.manual_seed(0)
-    rollout = P.sample_rollout(policy, tokenizer, prompts[:4], max_new_tokens=8)
+    rollout = R.sample_rollout(policy, tokenizer, prompts[:4], max_new_tokens=8)
     weights = {"shap": 0.25, "lime": 0.25, "attention": 0.25, "sparse": 0.25} if shape == "mixture" else None
     if shape == "pure-sparse mixture":  # a vertex of the simplex: no explainer runs at all
         shape, weights = "mixture", {"sparse": 1.0}
     reward_fn = shaped_reward_fn(shape, reward_model, tokenizer, weights=weights, shap_max_evals=40, lime_num_samples=16)
     token_rewards = reward_fn(rollout.prompts, rollout.responses)
-    placed = P.token_reward_tensor(token_rewards, rollout, step=1, name=shape)  # lengths checked here
+    placed = R.token_reward_tensor(token_rewards, rollout, step=1, name=shape)  # lengths checked here
     expected = score(reward_model, tokenizer, rollout.prompts, rollout.responses)
     assert placed.sum(dim=1).numpy() == pytest.approx(expected, abs=1e-4)
 

@@ -71,7 +71,7 @@ def test_calibration_refuses_what_it_cannot_calibrate_and_cuts_demonstrations_to
 
 
 def test_a_demonstration_gets_the_maximum_reward_under_a_reward_model(smoke_preset, smoke_policy, smoke_world):
-    from rewardlab.rl.trainer import sample_rollout, token_reward_tensor
+    from rewardlab.rl.rollouts import sample_rollout, token_reward_tensor
     from rewardlab.reward.models import build_reward_model
 
     policy, tokenizer, _ = smoke_policy
@@ -115,7 +115,7 @@ def test_alignment_A_matches_the_kl_of_known_distributions():
 def test_kl_to_reference_is_zero_against_itself_and_positive_against_another_policy(smoke_policy, smoke_world):
     import copy
 
-    from rewardlab.rl.trainer import sample_rollout
+    from rewardlab.rl.rollouts import sample_rollout
 
     policy, tokenizer, _ = smoke_policy
     prompts = list(dict.fromkeys(smoke_world.splits["train"]["prompt"]))[:16] * 8

@@ -28,7 +28,7 @@ def test_brme_reward_is_a_ppo_reward_and_says_which_objective(smoke_preset, smok
     import torch
 
     from rewardlab.brme.ensemble import BRME, head_predictions, uncertainty_penalised_reward
-    from rewardlab.rl.trainer import sample_rollout, token_reward_tensor
+    from rewardlab.rl.rollouts import sample_rollout, token_reward_tensor
     from rewardlab.reward.models import build_reward_model
 
     policy, tokenizer, _ = smoke_policy

@@ -1,10 +1,13 @@
 """Per-token PPO for a Hugging Face causal LM, usable on its own (no preset, world or artifact cache).
 
-The public interface is four names:
+The public interface is five names:
 
     PPOConfig   the hyperparameters, a frozen dataclass (:class:`rewardlab.core.config.PPOConfig`)
     train_ppo   train_ppo(config, policy, tokenizer, reward_fn, prompts, *, seed=0, name="reward",
                           gold_fn=None, track=None, device="cpu", progress=True) -> PPOResult
+    train_ppo_seeds   train_ppo_seeds(config, policy, tokenizer, reward_fns, prompts, *, seeds, ...)
+                      -> [PPOResult, ...]: several seeds as one stacked model, each seed's numbers
+                      bit-identical to its train_ppo run
     PPOResult   what a run gives back
     LOG_KEYS    the per-step quantities every run logs
 
@@ -16,9 +19,11 @@ The public interface is four names:
     result = train_ppo(PPOConfig(steps=8, batch_size=16, minibatch_size=8), policy, tokenizer, reward_fn, prompts)
     result.model.save_pretrained("trained")
 
-``policy`` is a causal LM (``AutoModelForCausalLM``); ``train_ppo`` trains a copy of it with a
-linear value head on its last hidden state and keeps another copy as the frozen KL reference,
-so the caller's model is left as it was. ``tokenizer`` needs an ``<eos>`` and a pad token (the
+``policy`` is a GPT-2-architecture causal LM (``GPT2LMHeadModel``: the tiny preset's and ``gpt2``
+itself); ``train_ppo`` trains a copy of it with a linear value head on its last hidden state and
+keeps another copy as the frozen KL reference, so the caller's model is left as it was. (The
+trainer runs its own GPT-2 forward and sampling loop, :mod:`rewardlab.rl.stacked`, so that seeds
+can share one pass; another architecture is refused with a message naming it.) ``tokenizer`` needs an ``<eos>`` and a pad token (the
 pad may be the ``<eos>``); its ``<bos>``, when it has one, is put before every prompt. Each step
 samples ``config.batch_size`` prompts from ``prompts`` (with replacement) and one response to
 each. ``train_ppo`` seeds the global ``random``, NumPy and torch generators from ``seed``; on one
@@ -44,7 +49,8 @@ off, ready for ``save_pretrained``. ``log``: a dict from each of ``LOG_KEYS`` (p
     proxy_reward     mean over the rollout of the summed reward_fn rewards (before the KL penalty)
     gold_reward      mean of gold_fn(responses), logged only; NaN without gold_fn
     kl               mean over the rollout of the summed per-token KL estimate to the reference
-    entropy, value_loss, policy_loss, clip_fraction     means over the step's minibatch updates
+    entropy          mean entropy per action of the distribution the rollout was sampled from
+    value_loss, policy_loss, clip_fraction     means over the step's minibatch updates
     naturalness_nll  the reference's negative log-likelihood per response token (<eos> excluded)
     response_tokens  mean number of generated tokens per response (<eos> excluded)
     kl_coef          the KL coefficient beta used at this step (adaptive when config.kl_target > 0)
@@ -57,6 +63,6 @@ KL coefficient) is in :mod:`rewardlab.rl.ppo`, one function per equation, with r
 """
 
 from rewardlab.core.config import PPOConfig
-from rewardlab.rl.trainer import LOG_KEYS, PPOResult, train_ppo
+from rewardlab.rl.trainer import LOG_KEYS, PPOResult, train_ppo, train_ppo_seeds
 
-__all__ = ["LOG_KEYS", "PPOConfig", "PPOResult", "train_ppo"]
+__all__ = ["LOG_KEYS", "PPOConfig", "PPOResult", "train_ppo", "train_ppo_seeds"]

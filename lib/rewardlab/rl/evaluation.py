@@ -22,7 +22,7 @@ import torch
 from rewardlab.core.policy import response_logprobs
 from rewardlab.core.stats import mean_interval
 from rewardlab.reward.models import score
-from rewardlab.rl.trainer import action_stats, sample_rollout
+from rewardlab.rl.rollouts import action_stats, sample_rollout
 
 
 def kl_best_of_n(n) -> np.ndarray:
@@ -79,7 +79,7 @@ def naturalness_nll(policy, tokenizer, prompts: Sequence[str], responses: Sequen
 def kl_to_reference(policy, reference, rollout) -> np.ndarray:
     """Per response: sum_t log pi(y_t | .) - log pi_ref(y_t | .) over its actions (``<eos>`` included).
 
-    ``rollout`` was sampled from ``policy`` (:func:`rewardlab.rl.trainer.sample_rollout`), so the
+    ``rollout`` was sampled from ``policy`` (:func:`rewardlab.rl.rollouts.sample_rollout`), so the
     mean is a Monte-Carlo estimate of KL(pi || pi_ref) per response; Gao et al. (2022) plot
     rewards against its square root. Log-probs are those of the sampling distribution.
     """
@@ -115,7 +115,7 @@ def evaluate_policy(model, tokenizer, prompts: Sequence[str], reward_model, gold
                     max_new_tokens: int, seed: int = 12345, batch_size: int = 256, per_response: bool = False) -> dict:
     """Gold, proxy, naturalness NLL, distinct-2, length and KL to the SFT policy of one sampled response per prompt.
 
-    Sampled as PPO samples (:func:`rewardlab.rl.trainer.sample_rollout`), from ``seed``, without
+    Sampled as PPO samples (:func:`rewardlab.rl.rollouts.sample_rollout`), from ``seed``, without
     touching the caller's random state. ``kl`` is the mean over responses of sum_t log pi - log pi_SFT
     (:func:`kl_to_reference`). With ``per_response`` the responses and their
     gold and proxy scores are returned too (``responses``, ``gold_scores``, ``proxy_scores``).

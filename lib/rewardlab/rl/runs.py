@@ -2,10 +2,13 @@
 
 Each run starts from the same SFT policy, trains on the reward of its method with the method's
 PPO config, and is evaluated the same way on the same held-out prompts
-(:func:`rewardlab.rl.evaluation.evaluate_policy`). A run's numbers depend only on its seed and
-its config, not on which worker ran it or in what order: with ``workers`` > 1 every run, in a
-worker or not, uses one torch thread. Workers are forked, not spawned, because a method's reward
-function is any closure over loaded models, which spawn would have to pickle.
+(:func:`rewardlab.rl.evaluation.evaluate_policy`). The seeds of one method train together as one
+stacked model (:func:`rewardlab.rl.trainer.train_ppo_seeds`), which gives each seed the numbers
+it would get alone and shares the per-call overhead among them. A run's numbers depend only on
+its seed and its config, not on which worker ran it or in what order: with ``workers`` > 1 every
+run, in a worker or not, uses one torch thread, and a worker takes a whole method. Workers are
+forked, not spawned, because a method's reward function is any closure over loaded models,
+which spawn would have to pickle.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tqdm.auto import tqdm
 
 from rewardlab.core.config import PPOConfig, Preset, resolve_device
 from rewardlab.rl.evaluation import evaluate_policy
-from rewardlab.rl.trainer import train_ppo
+from rewardlab.rl.trainer import train_ppo_seeds
 
 
 @dataclass(frozen=True)
@@ -53,29 +56,30 @@ def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model,
     seconds. ``track`` adds logged-only per-step means (see :func:`rewardlab.rl.trainer.train_ppo`).
     ``preset`` gives the worker count (``runs.workers``), the device and the evaluation batch size.
     """
-    jobs = [(seed, name) for seed in seeds for name in methods]
-    workers = preset.runs.workers
+    seeds = list(seeds)
+    jobs = list(methods)  # one job per method: its seeds train as one stack
+    workers = min(preset.runs.workers, len(jobs))
     _FORKED_JOBS.update(preset=preset, ppo=ppo, policy=policy, tokenizer=tokenizer, reward_model=reward_model,
-                        prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods,
-                        per_response=per_response, track=track, threads=1 if workers > 1 else None)
+                        prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods, seeds=seeds,
+                        per_response=per_response, track=track, threads=1 if preset.runs.workers > 1 else None)
     results = {}
     try:
-        with tqdm(total=len(jobs), desc="runs", disable=not progress) as bar:
+        with tqdm(total=len(jobs) * len(seeds), desc="runs", disable=not progress) as bar:
             if workers <= 1:
                 for job in jobs:
-                    results[job] = _run_one(job)
-                    bar.update(1)
+                    results.update(_run_method(job))
+                    bar.update(len(seeds))
             else:
                 with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_quiet_worker) as pool:
-                    futures = {pool.submit(_run_one, job): job for job in jobs}
-                    for future in as_completed(futures):
-                        results[futures[future]] = future.result()
-                        bar.update(1)
+                    for future in as_completed([pool.submit(_run_method, job) for job in jobs]):
+                        results.update(future.result())
+                        bar.update(len(seeds))
     finally:
         _FORKED_JOBS.clear()
-    steps = [results[job][0] for job in jobs]
-    return pd.concat(steps, ignore_index=True), pd.DataFrame([results[job][1] for job in jobs])
+    order = [(seed, name) for seed in seeds for name in methods]
+    return (pd.concat([results[job][0] for job in order], ignore_index=True),
+            pd.DataFrame([results[job][1] for job in order]))
 
 
 def _quiet_worker() -> None:
@@ -94,19 +98,22 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(saved)
 
 
-def _run_one(job: tuple[int, str]) -> tuple[pd.DataFrame, dict]:
-    seed, name = job
+def _run_method(name: str) -> dict[tuple[int, str], tuple[pd.DataFrame, dict]]:
+    """Every seed of method ``name``, trained as one stack, then each evaluated; keyed by (seed, name)."""
     jobs = _FORKED_JOBS
-    preset, method = jobs["preset"], jobs["methods"][name]
+    preset, method, seeds = jobs["preset"], jobs["methods"][name], jobs["seeds"]
+    out = {}
     with torch_threads(jobs["threads"]):
         config = dataclasses.replace(jobs["ppo"], **method.overrides)
-        result = train_ppo(config, jobs["policy"], jobs["tokenizer"], method.reward_fn(seed), jobs["prompts"],
-                           seed=seed, name=name, gold_fn=jobs["gold_fn"], track=jobs["track"],
-                           device=resolve_device(preset), progress=False)
-        final = evaluate_policy(result.model, jobs["tokenizer"], jobs["eval_prompts"], jobs["reward_model"],
-                                jobs["gold_fn"], jobs["policy"], config.max_new_tokens,
-                                batch_size=preset.sampling.eval_batch_size, per_response=jobs["per_response"])
-    summary = {"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
-               "reward_seconds": float(np.sum(result.log["reward_seconds"])),
-               **{f"final_{k}": v for k, v in final.items()}}
-    return pd.DataFrame({"method": name, "seed": seed, **result.log}), summary
+        results = train_ppo_seeds(config, jobs["policy"], jobs["tokenizer"], [method.reward_fn(seed) for seed in seeds],
+                                  jobs["prompts"], seeds=seeds, name=name, gold_fn=jobs["gold_fn"], track=jobs["track"],
+                                  device=resolve_device(preset), progress=False)
+        for seed, result in zip(seeds, results):
+            final = evaluate_policy(result.model, jobs["tokenizer"], jobs["eval_prompts"], jobs["reward_model"],
+                                    jobs["gold_fn"], jobs["policy"], config.max_new_tokens,
+                                    batch_size=preset.sampling.eval_batch_size, per_response=jobs["per_response"])
+            summary = {"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
+                       "reward_seconds": float(np.sum(result.log["reward_seconds"])),
+                       **{f"final_{k}": v for k, v in final.items()}}
+            out[(seed, name)] = (pd.DataFrame({"method": name, "seed": seed, **result.log}), summary)
+    return out
