@@ -16,7 +16,7 @@ Seconds are per seed-step (a stacked step's time divided by its seeds). The matr
 floor is printed beside them: the multiply-adds a step needs, at the rate this machine's
 ``torch.mm`` reaches on the step's largest product.
 
-    .venv/bin/python benchmarks/profile_ppo.py [--steps 10] [--configs sparse:1,shap:1,sparse:10,shap:10] [--json PATH]
+    .venv/bin/python benchmarks/profile_ppo.py [--steps 10] [--configs sparse:1,shap:1,shap:1:package,...] [--json PATH]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def step_flops(config, n_layer: int, d: int, vocab: int, prompt: int) -> float:
     return one_pass * (2 + 3 * config.epochs)  # sampling ~ one pass, reference one pass, training 3 per epoch
 
 
-def profile(shape: str, seeds: int, steps: int, stack, preset) -> dict:
+def profile(shape: str, seeds: int, steps: int, stack, preset, estimator: str) -> dict:
     import dataclasses
 
     import accelerate
@@ -85,7 +85,7 @@ def profile(shape: str, seeds: int, steps: int, stack, preset) -> dict:
     try:
         ppo = dataclasses.replace(preset.shaping.ppo, steps=steps)
         fns = [shaped_reward_fn(shape, stack.reward_model(), stack.tokenizer, seed=seed,
-                                shap_max_evals=preset.shaping.shap_max_evals,
+                                shap_max_evals=preset.shaping.shap_max_evals, shap_estimator=estimator,
                                 lime_num_samples=preset.shaping.lime_num_samples) for seed in range(seeds)]
         start = time.perf_counter()
         results = trainer.train_ppo_seeds(ppo, stack.policy, stack.tokenizer, fns, stack.train_prompts,
@@ -97,14 +97,16 @@ def profile(shape: str, seeds: int, steps: int, stack, preset) -> dict:
     times["reward"] = sum(sum(r.log["reward_seconds"]) for r in results)
     times["other"] = total - sum(times.values())
     per = steps * seeds
-    return {"shape": shape, "seeds": seeds, "steps": steps, "seconds_per_seed_step": total / per,
+    return {"shape": shape, "seeds": seeds, "steps": steps, "estimator": estimator if shape == "shap" else "",
+            "seconds_per_seed_step": total / per,
             "parts": {part: times[part] / per for part in PARTS}}
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--configs", default="sparse:1,shap:1,sparse:10,shap:10")
+    parser.add_argument("--configs", default="sparse:1,shap:1,shap:1:package,lime:1,sparse:10,shap:10,lime:10",
+                        help="shape:seeds[:SHAP estimator] items; the estimator defaults to the preset's")
     add_json_flag(parser)
     args = parser.parse_args(argv)
 
@@ -116,11 +118,12 @@ def main(argv: list[str] | None = None) -> dict:
     stack.judge  # noqa: B018  (loaded before any clock)
     rows = []
     for item in args.configs.split(","):
-        shape, seeds = item.split(":")
-        row = profile(shape, int(seeds), args.steps, stack, preset)
+        shape, seeds, *estimator = item.split(":")
+        row = profile(shape, int(seeds), args.steps, stack, preset, estimator[0] if estimator else
+                      preset.shaping.shap_estimator)
         rows.append(row)
         parts = "  ".join(f"{k} {v:.3f}" for k, v in row["parts"].items())
-        print(f"{shape:7s} x{row['seeds']:<3d} {row['seconds_per_seed_step']:.3f} s per seed-step: {parts}", flush=True)
+        print(f"{shape:7s} {row['estimator']:10s} x{row['seeds']:<3d} {row['seconds_per_seed_step']:.3f} s per seed-step: {parts}", flush=True)
     sft, ppo = preset.sft, preset.shaping.ppo
     vocab = stack.policy.config.vocab_size
     prompt = max(len(stack.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in stack.train_prompts[:2000]) + 1
@@ -132,6 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     settings = {"steps": args.steps, "configs": args.configs, "batch_size": ppo.batch_size,
                 "max_new_tokens": ppo.max_new_tokens, "epochs": ppo.epochs, "minibatch_size": ppo.minibatch_size,
                 "shap_max_evals": preset.shaping.shap_max_evals, "lime_num_samples": preset.shaping.lime_num_samples,
+                "shap_estimator": preset.shaping.shap_estimator,
                 "n_layer": sft.n_layer, "n_embd": sft.n_embd, "vocabulary": vocab, "prompt_tokens": prompt}
     return write_json(args.json, {"bench": "profile", "settings": settings, "rows": rows, "floor": floor})
 

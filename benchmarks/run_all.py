@@ -43,8 +43,17 @@ BENCHES = {
              ["--responses", "16", "--budgets", "128,256,512,1024", "--repeats", "3"],
              ["--responses", "2", "--budgets", "128", "--repeats", "1", "--reference-evals", "256"]),
     "ppo": ("bench_ppo.py", "PPO: rewardlab's per-token PPO vs TRL's `RLOOTrainer`, and attribution's share of a step",
-            ["--steps", "40", "--repeats", "3", "--shapes", "abc,shap,lime"],
-            ["--steps", "2", "--repeats", "1", "--shapes", "abc,shap,lime"]),
+            ["--steps", "40", "--repeats", "3", "--stack-seeds", "10", "--shapes", "abc,shap,shap:package,lime"],
+            ["--steps", "2", "--repeats", "1", "--stack-seeds", "2", "--shapes", "abc,shap,shap:package,lime"]),
+    "grid": ("bench_grid.py", "A grid of PPO runs: seeds stacked in one model vs the runner issue 21 started from",
+             ["--seeds", "10", "--steps", "40", "--repeats", "1"],
+             ["--seeds", "2", "--steps", "2", "--repeats", "1"]),
+    "profile": ("profile_ppo.py", "Where a PPO step's time goes",
+                ["--steps", "10"],
+                ["--steps", "1", "--configs", "sparse:1,shap:1,lime:1,sparse:2"]),
+    "attribution": ("bench_attribution.py", "Attribution at PPO's budget: agreement with converged values against cost",
+                    ["--responses", "64", "--budgets", "24,32,48,64,96,128", "--reference-evals", "4096"],
+                    ["--responses", "4", "--budgets", "48", "--reference-evals", "256"]),
     "sft": ("bench_sft.py", "SFT of the tiny policy: rewardlab vs `transformers.Trainer`",
             ["--repeats", "3"],
             ["--repeats", "1", "--steps", "10"]),
@@ -147,8 +156,15 @@ def section_shap(r: dict) -> list[str]:
 def section_ppo(r: dict) -> list[str]:
     s = r["settings"]
     samples = s["steps"] * s["ppo_batch_size"]
-    shape_rows = [[row["shape"], f"{row['seconds']:.1f} s", f"{row['median_step']:.2f} s", f"{row['reward_share']:.0%}",
-                   num(row["samples_per_s"])] for row in r["shapes"]]
+    shape_rows = [[row["shape"], f"{row['seconds']:.1f} s", f"{row['median_step']:.2f} s",
+                   f"{row['step_ratio_to_sparse']:.2f}", f"{row['reward_share']:.0%}", num(row["samples_per_s"])]
+                  for row in r["shapes"]]
+    stacked = r.get("stacked")
+    stacked_lines = [] if not stacked else [
+        "", f"The same sparse run, {stacked['seeds']} seeds trained as one stacked model (`train_ppo_seeds`, what the "
+        f"grid runner does): **{num(stacked['samples_per_s'])} samples/s** counting every seed's responses, "
+        f"**{stacked['ratio_to_trl_median']:.2f}×** TRL RLOO's median above ({stacked['seconds']:.0f} s; final proxy "
+        f"median {stacked['final_proxy_median']:.4f}). TRL cannot batch seeds; it would run them one after another."]
     return [
         f"The tiny preset's SFT policy and Bradley–Terry reward model (seed 0), {s['steps']} rollouts of "
         f"{s['ppo_batch_size']} responses of at most {s['ppo_max_new_tokens']} tokens, learning rate "
@@ -161,12 +177,70 @@ def section_ppo(r: dict) -> list[str]:
         "",
         *comparison_table(r, {"rewardlab": "rewardlab `rl.trainer.train_ppo`, sparse reward",
                               "trl-rloo": "TRL `RLOOTrainer`, same sequence reward"}, "above"),
+        *stacked_lines,
         "",
         f"Share of a PPO step spent in `reward_fn` (reward-model scoring plus attribution), one run of "
-        f"{s['shape_steps']} steps per shape (seed 0; SHAP {s['ppo_shap_max_evals']} evaluations per response, "
-        f"LIME {s['ppo_lime_num_samples']} samples, as `shaping.shap_max_evals` / `shaping.lime_num_samples`):",
+        f"{s['shape_steps']} steps per shape (seed 0; SHAP by the named estimator: `{s['ppo_shap_estimator']}`, the "
+        f"preset's `shaping.shap_estimator`, costs 2T + 2 evaluations per response, `package` is shap's permutation "
+        f"explainer at `shaping.shap_max_evals` = {s['ppo_shap_max_evals']}; LIME {s['ppo_lime_num_samples']} "
+        "samples, `shaping.lime_num_samples`):",
         "",
-        *table(["shape", f"{s['shape_steps']} steps", "median step", "in `reward_fn`", "samples/s"], shape_rows),
+        *table(["shape", f"{s['shape_steps']} steps", "median step", "step / sparse step", "in `reward_fn`",
+                "samples/s"], shape_rows),
+    ]
+
+
+def section_grid(r: dict) -> list[str]:
+    s = r["settings"]
+    return [
+        f"One method (sparse reward) x {s['seeds']} seeds x {s['steps']} PPO steps of the tiny preset (64 responses of "
+        "at most 20 tokens per step), each run then evaluated on the held-out prompts, through "
+        "`rl.runs.run_methods`: training and evaluation, timed from the call to its return, each contender in its "
+        f"own subprocess. `base`: the runner of commit {s['base_commit']} (HF `generate` and forward passes per "
+        f"seed, {s['base_workers']} forked workers of one thread), imported from a git worktree. `current`: this "
+        f"checkout (a method's seeds trained as one stacked model, {s['current_workers']} worker(s)). Seconds: lower "
+        "is better (a ratio below 1: current faster). Quality: mean final gold over the seeds (the runners draw "
+        "different random numbers: equal in distribution, not run by run).",
+        "",
+        *comparison_table(r, {"current": "current (stacked seeds)", "base": f"base ({s['base_commit']})"}, "below"),
+    ]
+
+
+def section_profile(r: dict) -> list[str]:
+    s, floor = r["settings"], r["floor"]
+    from profile_ppo import PARTS
+
+    rows = [[row["shape"] + (f" ({row['estimator']})" if row["estimator"] else ""), str(row["seeds"]),
+             f"{row['seconds_per_seed_step']:.3f}", *(f"{row['parts'][p]:.3f}" for p in PARTS)] for row in r["rows"]]
+    return [
+        f"`rl.trainer.train_ppo_seeds` on the tiny preset ({s['n_layer']} layers, {s['n_embd']} wide, "
+        f"{s['vocabulary']}-token vocabulary), {s['batch_size']} responses of at most {s['max_new_tokens']} tokens per "
+        f"step, {s['epochs']} epochs of {s['minibatch_size']}-response minibatches, {s['steps']} steps per row; seconds "
+        "per seed-step (a stacked step's wall time / its seeds), by part (see `benchmarks/profile_ppo.py`). LIME "
+        f"with {s['lime_num_samples']} samples per response; SHAP by the named estimator (`package`: shap's "
+        f"permutation explainer at {s['shap_max_evals']} evaluations).",
+        "",
+        *table(["shape", "seeds", "s / seed-step", *PARTS], rows),
+        "",
+        f"Arithmetic floor of a sparse seed-step: {floor['flops_per_seed_step'] / 1e9:.1f} GFLOP (sampling, the "
+        f"reference pass, {s['epochs']} epochs of forward + backward) at {floor['matmul_flops_per_s'] / 1e9:.0f} "
+        f"GFLOP/s (`torch.mm` on the step's largest product here) = {floor['floor_seconds']:.3f} s.",
+    ]
+
+
+def section_attribution(r: dict) -> list[str]:
+    s = r["settings"]
+    rows = [[row["contender"], str(row["budget"]), f"{row['evals']:.1f}", f"{row['agreement']:.3f}",
+             f"{row['seconds_per_response'] * 1e3:.1f}"] for row in r["rows"]]
+    return [
+        f"The tiny preset's reward model (seed 0), {s['responses']} SFT responses sampled as PPO samples them "
+        f"({s['mean_tokens']:.1f} tokens on average). Agreement: mean per-response Pearson correlation with the "
+        f"same estimand at {s['reference_evals']:,} evaluations and another seed (SHAP: shap's permutation "
+        f"explainer; LIME: `LimeBase`'s fit). Converged SHAP and converged LIME agree "
+        f"{s['shap_vs_lime_converged']:.3f} with each other here. Milliseconds per response: the whole batch's wall "
+        "time / responses.",
+        "",
+        *table(["contender", "budget", "evals/response", "agreement", "ms/response"], rows),
     ]
 
 
@@ -184,7 +258,8 @@ def section_sft(r: dict) -> list[str]:
     ]
 
 
-SECTIONS = {"reward_model": section_reward_model, "shap": section_shap, "ppo": section_ppo, "sft": section_sft}
+SECTIONS = {"reward_model": section_reward_model, "shap": section_shap, "ppo": section_ppo, "grid": section_grid,
+            "profile": section_profile, "attribution": section_attribution, "sft": section_sft}
 
 
 # ---------------------------------------------------------------- machine and run

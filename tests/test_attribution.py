@@ -168,3 +168,44 @@ def test_token_heatmap_figure(pairs):
     words = pairs[1][0].split()
     ax = plot_token_credit(words, {"a": np.arange(len(words)) - 3.0, "b": np.ones(len(words))}, words_per_line=8)
     assert len(ax.patches) == 2 * len(words)
+
+
+def test_lime_fit_is_lime_base_in_closed_form():
+    """``lime_fit`` gives ``LimeBase.explain_instance_with_data``'s intercept, coefficients and score."""
+    from functools import partial
+
+    from lime.lime_base import LimeBase
+    from sklearn.metrics.pairwise import pairwise_distances
+
+    from rewardlab.shaping.attribution import LIME_KERNEL_WIDTH, lime_fit, lime_masks
+
+    rng = np.random.default_rng(0)
+    data = lime_masks(12, 64, rng).astype(float)
+    labels = data @ rng.normal(size=12) + 0.3 * rng.normal(size=64)
+    kernel = partial(lambda d, width: np.sqrt(np.exp(-(d ** 2) / width ** 2)), width=LIME_KERNEL_WIDTH)
+    distances = pairwise_distances(data, data[:1], metric="cosine").ravel() * 100
+    intercept, weights, score, _ = LimeBase(kernel, random_state=0).explain_instance_with_data(
+        data, labels[:, None], distances, label=0, num_features=12, feature_selection="none")
+    expected = np.zeros(12)
+    for feature, weight in weights:
+        expected[feature] = weight
+    got_intercept, got, got_score = lime_fit(data, labels)
+    assert np.allclose(got, expected, atol=1e-8) and got_intercept == pytest.approx(intercept, abs=1e-8)
+    assert got_score == pytest.approx(score, abs=1e-8)
+
+
+def test_masked_reward_scores_what_the_reward_model_scores(smoke_policy, smoke_preset, smoke_world):
+    """rewardlab's GPT-2 pass inside ``MaskedReward`` gives HF's ``GPT2ForSequenceClassification`` scores."""
+    from rewardlab.reward.models import build_reward_model, score
+    from rewardlab.shaping.attribution import MaskedReward, encode_examples
+
+    _, tokenizer, _ = smoke_policy
+    model = build_reward_model(smoke_preset, tokenizer, seed=4).eval()
+    prompts = list(dict.fromkeys(smoke_world.splits["test"]["prompt"]))[:6]
+    responses = [" ".join(r.split()[:k]) for r, k in zip(smoke_world.splits["test"]["demonstration"][:6],
+                                                         [1, 4, 9, 15, 2, 30])]
+    f = MaskedReward(model, tokenizer, batch_size=4)
+    examples = encode_examples(model, tokenizer, prompts, responses)
+    ours = f([s for e in examples for s in f.sequences(e, np.ones((1, len(e.response_ids)), bool))])
+    assert np.allclose(ours, score(model, tokenizer, prompts, responses), atol=1e-4)
+    assert f.evals == 6

@@ -58,7 +58,8 @@ def run(stage: str, preset, seed: int, shape: str = "sparse"):
         return model, stack.tokenizer, log
     study = preset.shaping
     reward_fn = shaped_reward_fn(shape, stack.reward_model(), stack.tokenizer, seed=seed,
-                                 shap_max_evals=study.shap_max_evals, lime_num_samples=study.lime_num_samples)
+                                 shap_max_evals=study.shap_max_evals, lime_num_samples=study.lime_num_samples,
+                                 shap_estimator=study.shap_estimator)
     result = train_ppo(study.ppo, stack.policy, stack.tokenizer, reward_fn, stack.train_prompts, seed=seed,
                        name=shape, gold_fn=stack.judge, device=resolve_device(preset), progress=progress)
     return result.model, stack.tokenizer, result.log

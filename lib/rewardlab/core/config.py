@@ -44,6 +44,11 @@ from rewardlab.core.fields import (
 )
 
 
+# SHAP's estimators (rewardlab.shaping.attribution.attribute): shap's PermutationExplainer, or rewardlab's batched
+# permutation, paired-kernel and first-and-last-position estimators (rewardlab.shaping.estimators)
+SHAP_ESTIMATORS = ("package", "permutation", "kernel", "first-last")
+
+
 @dataclass(frozen=True)
 class WorldConfig:
     source: str = choice("review_world", ("review_world", "imdb"))  # generated here, or a Hub dataset
@@ -164,6 +169,7 @@ class ShapingConfig:
     ppo: PPOConfig = stage(PPOConfig)
     shap_max_evals: int = positive(64)  # per-response SHAP budget inside PPO (attribution runs every step)
     lime_num_samples: int = positive(64)
+    shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)  # attribution.attribute's estimator in PPO
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,7 @@ class BOConfig:
     q: int = positive(2)  # proposals per round, evaluated at once
     shap_max_evals: int = positive(64)
     lime_num_samples: int = positive(64)
+    shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)
     confirm_seeds: int = positive(3)  # fresh seeds of the confirmation runs
 
 

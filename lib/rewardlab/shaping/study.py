@@ -34,7 +34,8 @@ def run_grid(stack: Stack, shapes: Sequence[str], seeds: Sequence[int], *, with_
     def shape_method(shape):
         return Method(lambda seed: shaped_reward_fn(shape, reward_model, tokenizer, seed=seed,
                                                     shap_max_evals=study.shap_max_evals,
-                                                    lime_num_samples=study.lime_num_samples))
+                                                    lime_num_samples=study.lime_num_samples,
+                                                    shap_estimator=study.shap_estimator))
 
     steps, summary = run_methods(preset, study.ppo, stack.policy, tokenizer, reward_model, stack.train_prompts,
                                  stack.eval_prompts, stack.judge, {shape: shape_method(shape) for shape in shapes},
@@ -64,6 +65,7 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
     with torch_threads(threads):
         reward_fn = shaped_reward_fn("mixture", stack.reward_model(), stack.tokenizer, weights=spec["weights"],
                                      shap_max_evals=study.shap_max_evals, lime_num_samples=study.lime_num_samples,
+                                     shap_estimator=study.shap_estimator,
                                      seed=spec["seed"])
         result = train_ppo(study.ppo, stack.policy, stack.tokenizer, reward_fn, stack.train_prompts,
                            seed=spec["seed"], name=f"mixture {spec['weights']}", gold_fn=stack.judge,

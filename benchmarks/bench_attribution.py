@@ -1,0 +1,107 @@
+"""Attribution at PPO's budget: agreement with converged values against reward-model evaluations and seconds.
+
+PPO explains every rollout (64 responses of at most 20 tokens on the tiny preset), so the question
+is how few evaluations per response give credit that agrees with the converged values. Responses:
+``--responses`` SFT samples on held-out prompts, drawn as PPO draws them (``max_new_tokens`` of
+the shaping PPO config). Reference: the same explainer's estimand at ``--reference-evals``
+evaluations with another seed (SHAP: ``shap.PermutationExplainer``; LIME: ``lime``'s ``LimeBase``).
+Agreement: mean per-response Pearson correlation of the scores with the reference's. Contenders
+per budget:
+
+* ``shap (shap package)``: ``attribution.attribute("shap")``, shap's permutation explainer one
+  response per call;
+* ``permutation (batched)``: :func:`rewardlab.shaping.estimators.permutation_shap`, the same
+  estimator with all responses' coalitions in one pass;
+* ``kernel (batched)``: :func:`rewardlab.shaping.estimators.kernel_shap`, paired KernelSHAP;
+* ``first-last (batched)``: :func:`rewardlab.shaping.estimators.first_last_shap`, deterministic,
+  2T + 2 evaluations whatever the budget;
+* ``lime``: ``attribution.attribute("lime")`` (already batched).
+
+Seconds are per response, wall clock of the whole batch, one repeat after an untimed warm-up.
+
+    .venv/bin/python benchmarks/bench_attribution.py [--responses 64] [--budgets 24,32,48,64,96,128]
+        [--reference-evals 4096] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from side_by_side import add_json_flag, write_json
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--responses", type=int, default=64)
+    parser.add_argument("--budgets", default="24,32,48,64,96,128")
+    parser.add_argument("--reference-evals", type=int, default=4096)
+    parser.add_argument("--contenders", default=None, help="comma-separated subset of the contenders (default: all)")
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    from rewardlab.core.presets import load_preset
+    from rewardlab.rl.rollouts import sample_rollout
+    from rewardlab.shaping import estimators
+    from rewardlab.shaping.attribution import MaskedReward, attribute, encode_examples
+    from rewardlab.stack import load_stack
+
+    preset = load_preset("tiny")
+    stack = load_stack(preset, progress=False)
+    model, tokenizer = stack.reward_model(), stack.tokenizer
+    torch.manual_seed(0)
+    prompts = list(stack.eval_prompts[: args.responses])
+    responses = sample_rollout(stack.policy, tokenizer, prompts, preset.shaping.ppo.max_new_tokens).responses
+    examples = encode_examples(model, tokenizer, prompts, responses)
+    lengths = [len(e.response_ids) for e in examples]
+    print(f"{len(responses)} responses, {np.mean(lengths):.1f} tokens on average (max {max(lengths)})", flush=True)
+
+    def batched(estimator):
+        def run(budget, seed):
+            f = MaskedReward(model, tokenizer)
+            return estimator(f, encode_examples(model, tokenizer, prompts, responses), budget, seed=seed)
+        return run
+
+    contenders = {
+        "shap (shap package)": ("shap", lambda b, s: attribute("shap", model, tokenizer, prompts, responses,
+                                                               max_evals=b, seed=s)),
+        "permutation (batched)": ("shap", batched(estimators.permutation_shap)),
+        "kernel (batched)": ("shap", batched(estimators.kernel_shap)),
+        "first-last (batched)": ("shap", batched(estimators.first_last_shap)),
+        "lime": ("lime", lambda b, s: attribute("lime", model, tokenizer, prompts, responses, num_samples=b, seed=s)),
+    }
+    if args.contenders:
+        contenders = {name: c for name, c in contenders.items() if name.split(" (")[0] in args.contenders.split(",")}
+    references = {
+        "shap": attribute("shap", model, tokenizer, prompts, responses, max_evals=args.reference_evals, seed=10_000),
+        "lime": attribute("lime", model, tokenizer, prompts, responses, num_samples=args.reference_evals, seed=10_000),
+    }
+    cross = np.mean([np.corrcoef(a.scores, b.scores)[0, 1] for a, b in zip(references["shap"], references["lime"])])
+    print(f"converged SHAP vs converged LIME: {cross:.3f}", flush=True)
+    rows = []
+    budgets = [int(b) for b in args.budgets.split(",")]
+    for name, (estimand, run) in contenders.items():
+        run(budgets[-1], 99)  # warm-up (imports, first passes)
+        for budget in budgets:
+            if name.startswith("shap (") and budget < 2 * max(lengths) + 1:
+                continue  # shap's explainer needs one antithetic permutation: 2T + 1 evaluations
+            start = time.perf_counter()
+            trial = run(budget, 0)
+            seconds = (time.perf_counter() - start) / len(responses)
+            agreement = float(np.mean([np.corrcoef(a.scores, r.scores)[0, 1]
+                                       for a, r in zip(trial, references[estimand])]))
+            row = {"contender": name, "budget": budget, "evals": float(np.mean([a.rm_evals for a in trial])),
+                   "agreement": agreement, "seconds_per_response": seconds}
+            rows.append(row)
+            print(f"{name:24s} budget {budget:4d}: {row['evals']:6.1f} evals/response, agreement {agreement:.3f}, "
+                  f"{seconds * 1e3:.1f} ms/response", flush=True)
+    settings = {"responses": len(responses), "mean_tokens": float(np.mean(lengths)), "budgets": budgets,
+                "reference_evals": args.reference_evals, "shap_vs_lime_converged": float(cross)}
+    return write_json(args.json, {"bench": "attribution", "settings": settings, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
