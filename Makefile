@@ -27,7 +27,7 @@ reproduce: setup
 figures: setup
 	$(PY) -m rewardlab.reporting.figures
 
-# Side-by-side peer comparisons -> benchmarks/RESULTS.md (about 20 minutes on the 2-core machine; run it alone).
+# Side-by-side peer comparisons, the PPO profile and the grid -> benchmarks/RESULTS.md (about an hour on the 2-core machine; run it alone).
 # BENCH_ARGS="--quick --output /tmp/bench_quick.md" checks the harness in a few minutes.
 bench: setup
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)

@@ -7,7 +7,7 @@ was measured, min / median / max and quality per contender, and the pairwise rat
 in the report comes from this run. The report is written atomically (a temporary file next to
 it, then ``os.replace``); a failing bench stops the run and leaves the previous report in place.
 
-    .venv/bin/python benchmarks/run_all.py                   # or: make bench   (about 20 minutes)
+    .venv/bin/python benchmarks/run_all.py                   # or: make bench   (about an hour)
     .venv/bin/python benchmarks/run_all.py --quick --output /tmp/bench_quick.md   # a check, ~2 minutes
     .venv/bin/python benchmarks/run_all.py --only reward_model,shap
 
