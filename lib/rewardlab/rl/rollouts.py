@@ -111,10 +111,11 @@ def sample_stacked(model: StackedGPT2, prompt_ids: torch.Tensor, prompt_mask: to
         if temperature != 1.0:
             logits = logits / temperature
         logp = logits.masked_fill(blocked[min(t, blocked.shape[0] - 1)], float("-inf")).log_softmax(-1)
-        token = inverse_cdf_sample(logp.exp(), [torch.rand(batch, generator=g, dtype=torch.float64)
+        probs = logp.exp()  # once per token: the draw and the entropy both use it
+        token = inverse_cdf_sample(probs, [torch.rand(batch, generator=g, dtype=torch.float64)
                                                 for g in generators]).masked_fill(done, pad_id)
         out["logprobs"][:, :, t] = logp.gather(-1, token[..., None])[..., 0].masked_fill(done, 0.0)  # a pad: no action
-        out["entropy"][:, :, t] = -(logp.exp() * logp.clamp(min=torch.finfo(logp.dtype).min)).sum(-1).masked_fill(done, 0.0)
+        out["entropy"][:, :, t] = -(probs * logp.clamp(min=torch.finfo(logp.dtype).min)).sum(-1).masked_fill(done, 0.0)
         if model.has_value_head:
             out["values"][:, :, t] = model.values(w, hidden)[:, :, 0].masked_fill(done, 0.0)
         actions[:, :, t] = token
