@@ -15,6 +15,8 @@ per budget:
 * ``kernel (batched)``: :func:`rewardlab.shaping.estimators.kernel_shap`, paired KernelSHAP;
 * ``first-last (batched)``: :func:`rewardlab.shaping.estimators.first_last_shap`, deterministic,
   2T + 2 evaluations whatever the budget;
+* ``first-position (batched)``: :func:`rewardlab.shaping.estimators.first_position_shap`, its first
+  term alone, T + 2 evaluations;
 * ``lime``: ``attribution.attribute("lime")`` (already batched).
 
 Seconds are per response, wall clock of the whole batch, one repeat after an untimed warm-up.
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         "permutation (batched)": ("shap", batched(estimators.permutation_shap)),
         "kernel (batched)": ("shap", batched(estimators.kernel_shap)),
         "first-last (batched)": ("shap", batched(estimators.first_last_shap)),
+        "first-position (batched)": ("shap", batched(estimators.first_position_shap)),
         "lime": ("lime", lambda b, s: attribute("lime", model, tokenizer, prompts, responses, num_samples=b, seed=s)),
     }
     if args.contenders:

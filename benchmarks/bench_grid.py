@@ -8,11 +8,13 @@ the one issue 21 started from: per-seed HF ``generate`` and forward passes, seed
 ``runs.workers`` = 2 forked processes of one thread each), checked out into a temporary git
 worktree and imported from there; ``current`` is this checkout's (the seeds of a method trained
 as one stacked model, :func:`rewardlab.rl.trainer.train_ppo_seeds`) with ``--current-workers``
-(default 1: in-process, two threads). Each contender runs in its own subprocess, in turn, ``--repeats``
+(default 2, the preset's ``runs.workers``: the method's seeds split into two stacks, one
+one-thread process each; 1: in-process, two threads). Each contender runs in its own subprocess, in turn, ``--repeats``
 times; the artifact cache is shared, so neither trains an SFT policy or reward model.
 
 Quality column: the mean final gold over the seeds (the two runners draw different random
-numbers, so they agree in distribution, not run by run).
+numbers, so they agree in distribution, not run by run); the report adds Welch's t interval of
+the difference over the seeds.
 
     .venv/bin/python benchmarks/bench_grid.py [--seeds 10] [--steps 40] [--repeats 1] [--base COMMIT] [--json PATH]
 """
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--base", default=BASE_COMMIT)
     parser.add_argument("--base-workers", type=int, default=2)
-    parser.add_argument("--current-workers", type=int, default=1)
+    parser.add_argument("--current-workers", type=int, default=2)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one grid, write JSON here
     add_json_flag(parser)
     args = parser.parse_args(argv)

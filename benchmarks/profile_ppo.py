@@ -105,7 +105,7 @@ def profile(shape: str, seeds: int, steps: int, stack, preset, estimator: str) -
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--configs", default="sparse:1,shap:1,shap:1:package,lime:1,sparse:10,shap:10,lime:10",
+    parser.add_argument("--configs", default="sparse:1,shap:1,shap:1:first-position,shap:1:package,lime:1,sparse:10,shap:10,lime:10",
                         help="shape:seeds[:SHAP estimator] items; the estimator defaults to the preset's")
     add_json_flag(parser)
     args = parser.parse_args(argv)

@@ -43,10 +43,11 @@ BENCHES = {
              ["--responses", "16", "--budgets", "128,256,512,1024", "--repeats", "3"],
              ["--responses", "2", "--budgets", "128", "--repeats", "1", "--reference-evals", "256"]),
     "ppo": ("bench_ppo.py", "PPO: rewardlab's per-token PPO vs TRL's `RLOOTrainer`, and attribution's share of a step",
-            ["--steps", "40", "--repeats", "3", "--stack-seeds", "10", "--shapes", "abc,shap,shap:package,lime"],
+            ["--steps", "40", "--repeats", "3", "--stack-seeds", "10",
+             "--shapes", "abc,shap,shap:first-position,shap:package,lime"],
             ["--steps", "2", "--repeats", "1", "--stack-seeds", "2", "--shapes", "abc,shap,shap:package,lime"]),
     "grid": ("bench_grid.py", "A grid of PPO runs: seeds stacked in one model vs the runner issue 21 started from",
-             ["--seeds", "10", "--steps", "40", "--repeats", "1"],
+             ["--seeds", "10", "--steps", "40", "--repeats", "1", "--current-workers", "2"],
              ["--seeds", "2", "--steps", "2", "--repeats", "1"]),
     "profile": ("profile_ppo.py", "Where a PPO step's time goes",
                 ["--steps", "10"],
@@ -203,7 +204,22 @@ def section_grid(r: dict) -> list[str]:
         "different random numbers: equal in distribution, not run by run).",
         "",
         *comparison_table(r, {"current": "current (stacked seeds)", "base": f"base ({s['base_commit']})"}, "below"),
+        *gold_difference(r),
     ]
+
+
+def gold_difference(r: dict) -> list[str]:
+    """Final gold, current - base, over the seeds of the first repeat: Welch's t interval (the runs are independent)."""
+    from scipy import stats
+
+    current, base = (r.get("runs", {}).get(name, [{}])[0].get("final_gold") for name in ("current", "base"))
+    if not current or not base or len(current) < 2 or len(base) < 2:
+        return []
+    test = stats.ttest_ind(current, base, equal_var=False)
+    low, high = test.confidence_interval(0.95)
+    return ["", f"Final gold per seed, current − base (first repeat, {len(current)} and {len(base)} seeds): "
+            f"{sum(current) / len(current) - sum(base) / len(base):+.3f}, Welch 95% t interval [{low:+.3f}, {high:+.3f}] "
+            "(an interval around 0: the stacked runner learns what the base runner learns)."]
 
 
 def section_profile(r: dict) -> list[str]:

@@ -55,7 +55,8 @@ def _example(n):
     return Example([1], list(range(10, 10 + n)), [f"w{i}" for i in range(n)], np.arange(n), n)
 
 
-@pytest.mark.parametrize("estimator", [estimators.permutation_shap, estimators.kernel_shap, estimators.first_last_shap])
+@pytest.mark.parametrize("estimator", [estimators.permutation_shap, estimators.kernel_shap, estimators.first_last_shap,
+                                       estimators.first_position_shap])
 def test_an_additive_game_is_recovered_exactly_and_credit_sums_to_the_reward(estimator):
     game = Game([0.5, -1.0, 2.0, 0.25, 0.0, -0.75])
     result = estimator(game, [_example(6)], max_evals=24, seed=1)[0]
@@ -84,7 +85,19 @@ def test_first_and_last_position_is_exact_without_three_way_interactions():
     assert game.evals == result.rm_evals == 2 * 5 + 2
 
 
-def test_the_prefix_cached_first_last_values_equal_scoring_every_coalition(smoke_policy, smoke_preset, smoke_world):
+def test_first_position_spreads_a_pairwise_interaction_over_all_tokens():
+    """Without leave-one-out, a pair's interaction b is seen by no singleton: efficiency spreads it as b / T
+    over every token, where Shapley gives b / 2 to each partner. T + 2 evaluations."""
+    game = Game([0.3, -0.2, 0.1, 0.4, -0.5], pair=1.0)
+    game.evals = 0
+    result = estimators.first_position_shap(game, [_example(5)])[0]
+    assert np.allclose(result.scores, game.weights + 1.0 / 5, atol=1e-12)
+    assert game.evals == result.rm_evals == 5 + 2
+
+
+@pytest.mark.parametrize("leave_one_out", [True, False])
+def test_the_prefix_cached_position_values_equal_scoring_every_coalition(smoke_policy, smoke_preset, smoke_world,
+                                                                         leave_one_out):
     from rewardlab.reward.models import build_reward_model
 
     _, tokenizer, _ = smoke_policy
@@ -92,12 +105,13 @@ def test_the_prefix_cached_first_last_values_equal_scoring_every_coalition(smoke
     prompts = list(dict.fromkeys(smoke_world.splits["test"]["prompt"]))[:5]
     responses = [" ".join(r.split()[:k]) for r, k in zip(smoke_world.splits["test"]["demonstration"][:5], [1, 3, 9, 6, 12])]
     examples = encode_examples(model, tokenizer, prompts, responses)
-    cached = estimators.first_last_values(model, examples, tokenizer.eos_token_id)
-    keeps = [np.concatenate([np.zeros((1, n), bool), np.ones((1, n), bool), np.eye(n, dtype=bool), ~np.eye(n, dtype=bool)])
+    cached = estimators.position_values(model, examples, tokenizer.eos_token_id, leave_one_out)
+    keeps = [np.concatenate([np.zeros((1, n), bool), np.ones((1, n), bool), np.eye(n, dtype=bool),
+                             *([~np.eye(n, dtype=bool)] if leave_one_out else [])])
              for n in (len(e.response_ids) for e in examples)]
     whole = estimators.score_coalitions(MaskedReward(model, tokenizer), examples, keeps)
     for a, b in zip(cached, whole):
-        assert np.allclose(a, b, atol=1e-4)
+        assert a.shape == b.shape and np.allclose(a, b, atol=1e-4)
 
 
 def test_a_repeated_coalition_is_scored_once():

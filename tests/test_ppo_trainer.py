@@ -171,8 +171,18 @@ def test_steps_to_threshold_uses_a_trailing_mean_and_reports_never_as_nan():
     assert speed.loc["a", "auc_gold"] == pytest.approx(1.4 / 3) and speed.loc["b", "auc_gold"] == pytest.approx(0.1)
 
 
+def test_seed_stacks_split_a_method_only_when_workers_would_idle():
+    from rewardlab.rl.runs import seed_stacks
+
+    assert seed_stacks(["a", "b"], [0, 1, 2], 2) == [("a", [0, 1, 2]), ("b", [0, 1, 2])]
+    assert seed_stacks(["a"], list(range(5)), 2) == [("a", [0, 1, 2]), ("a", [3, 4])]
+    assert seed_stacks(["a", "b"], [0, 1], 4) == [("a", [0]), ("a", [1]), ("b", [0]), ("b", [1])]
+    assert seed_stacks(["a"], [7], 8) == [("a", [7])] and seed_stacks(["a"], [0, 1], 1) == [("a", [0, 1])]
+
+
 def test_run_methods_gives_the_same_runs_in_worker_processes_as_in_process(ppo_setup, smoke_preset):
-    """Forked workers (closures as reward functions, one torch thread each) reproduce the in-process runs."""
+    """Forked workers (closures as reward functions, one torch thread each) reproduce the in-process runs,
+    also when a method's seeds are split into several stacks (4 workers, 2 methods: a stack per seed)."""
     from rewardlab.rl.runs import Method, run_methods
 
     config, policy, tokenizer, prompts = ppo_setup
@@ -185,16 +195,19 @@ def test_run_methods_gives_the_same_runs_in_worker_processes_as_in_process(ppo_s
     saved = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' setting, so the in-process runs are comparable bit for bit
     try:
-        for workers in (1, 2):
+        for workers in (1, 2, 4):
             runs[workers] = run_methods(load_preset("smoke", **{"runs.workers": workers}), config, policy, tokenizer,
                                         reward_model, prompts, prompts[:4], gold, methods, [0, 1], progress=False,
                                         track={"words": lambda p, r: [len(x.split()) for x in r]})
     finally:
         torch.set_num_threads(saved)
-    (steps_1, summary_1), (steps_2, summary_2) = runs[1], runs[2]
-    assert list(summary_2[["method", "seed"]].itertuples(index=False, name=None)) == [
-        ("the", 0), ("a, beta 0", 0), ("the", 1), ("a, beta 0", 1)]
+    (steps_1, summary_1) = runs[1]
     timing = ["seconds", "reward_seconds"]
-    pd.testing.assert_frame_equal(steps_1.drop(columns=timing), steps_2.drop(columns=timing))
-    pd.testing.assert_frame_equal(summary_1.drop(columns=timing), summary_2.drop(columns=timing))
+    for workers in (2, 4):
+        steps_n, summary_n = runs[workers]
+        assert list(summary_n[["method", "seed"]].itertuples(index=False, name=None)) == [
+            ("the", 0), ("a, beta 0", 0), ("the", 1), ("a, beta 0", 1)]
+        pd.testing.assert_frame_equal(steps_1.drop(columns=timing), steps_n.drop(columns=timing))
+        pd.testing.assert_frame_equal(summary_1.drop(columns=timing), summary_n.drop(columns=timing))
+    steps_2 = runs[2][0]
     assert steps_2.groupby("method")["kl"].count().to_dict() == {"the": 4, "a, beta 0": 4}

@@ -46,7 +46,7 @@ from rewardlab.core.fields import (
 
 # SHAP's estimators (rewardlab.shaping.attribution.attribute): shap's PermutationExplainer, or rewardlab's batched
 # permutation, paired-kernel and first-and-last-position estimators (rewardlab.shaping.estimators)
-SHAP_ESTIMATORS = ("package", "permutation", "kernel", "first-last")
+SHAP_ESTIMATORS = ("package", "permutation", "kernel", "first-last", "first-position")
 
 
 @dataclass(frozen=True)

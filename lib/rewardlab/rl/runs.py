@@ -4,9 +4,12 @@ Each run starts from the same SFT policy, trains on the reward of its method wit
 PPO config, and is evaluated the same way on the same held-out prompts
 (:func:`rewardlab.rl.evaluation.evaluate_policy`). The seeds of one method train together as one
 stacked model (:func:`rewardlab.rl.trainer.train_ppo_seeds`), which gives each seed the numbers
-it would get alone and shares the per-call overhead among them. A run's numbers depend only on
-its seed and its config, not on which worker ran it or in what order: with ``workers`` > 1 every
-run, in a worker or not, uses one torch thread, and a worker takes a whole method. Workers are
+it would get alone and shares the per-call overhead among them. With fewer methods than workers,
+a method's seeds are split into that many stacks, one per worker: two one-thread processes on two
+cores run this workload about 1.3x faster than one two-thread process (benchmarks/RESULTS.md).
+A run's numbers depend only on its seed and its config, not on which worker ran it, in which
+stack or in what order: with ``workers`` > 1 every run, in a worker or not, uses one torch
+thread. Workers are
 forked, not spawned, because a method's reward function is any closure over loaded models,
 which spawn would have to pickle.
 """
@@ -57,29 +60,37 @@ def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model,
     ``preset`` gives the worker count (``runs.workers``), the device and the evaluation batch size.
     """
     seeds = list(seeds)
-    jobs = list(methods)  # one job per method: its seeds train as one stack
+    jobs = seed_stacks(list(methods), seeds, preset.runs.workers)
     workers = min(preset.runs.workers, len(jobs))
     _FORKED_JOBS.update(preset=preset, ppo=ppo, policy=policy, tokenizer=tokenizer, reward_model=reward_model,
-                        prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods, seeds=seeds,
+                        prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods,
                         per_response=per_response, track=track, threads=1 if preset.runs.workers > 1 else None)
     results = {}
     try:
         with tqdm(total=len(jobs) * len(seeds), desc="runs", disable=not progress) as bar:
             if workers <= 1:
                 for job in jobs:
-                    results.update(_run_method(job))
-                    bar.update(len(seeds))
+                    results.update(_run_method(*job))
+                    bar.update(len(job[1]))
             else:
                 with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_quiet_worker) as pool:
-                    for future in as_completed([pool.submit(_run_method, job) for job in jobs]):
+                    futures = {pool.submit(_run_method, *job): len(job[1]) for job in jobs}
+                    for future in as_completed(futures):
                         results.update(future.result())
-                        bar.update(len(seeds))
+                        bar.update(futures[future])
     finally:
         _FORKED_JOBS.clear()
     order = [(seed, name) for seed in seeds for name in methods]
     return (pd.concat([results[job][0] for job in order], ignore_index=True),
             pd.DataFrame([results[job][1] for job in order]))
+
+
+def seed_stacks(methods: list[str], seeds: list[int], workers: int) -> list[tuple[str, list[int]]]:
+    """The grid's jobs, (method, seeds trained as one stack): a method's seeds in one stack, or split into
+    ceil(workers / methods) nearly equal stacks when there are fewer methods than workers."""
+    parts = min(len(seeds), max(1, -(-workers // max(len(methods), 1))))
+    return [(name, chunk.tolist()) for name in methods for chunk in np.array_split(np.array(seeds), parts)]
 
 
 def _quiet_worker() -> None:
@@ -98,10 +109,10 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(saved)
 
 
-def _run_method(name: str) -> dict[tuple[int, str], tuple[pd.DataFrame, dict]]:
-    """Every seed of method ``name``, trained as one stack, then each evaluated; keyed by (seed, name)."""
+def _run_method(name: str, seeds: list[int]) -> dict[tuple[int, str], tuple[pd.DataFrame, dict]]:
+    """Seeds ``seeds`` of method ``name``, trained as one stack, then each evaluated; keyed by (seed, name)."""
     jobs = _FORKED_JOBS
-    preset, method, seeds = jobs["preset"], jobs["methods"][name], jobs["seeds"]
+    preset, method = jobs["preset"], jobs["methods"][name]
     out = {}
     with torch_threads(jobs["threads"]):
         config = dataclasses.replace(jobs["ppo"], **method.overrides)

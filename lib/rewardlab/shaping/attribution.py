@@ -305,8 +305,9 @@ def attribute(method: str, model, tokenizer, prompts: Sequence[str], responses: 
     ``max_evals`` is SHAP's budget of reward-model evaluations per response, ``num_samples``
     LIME's neighbourhood size; ``mask_token_id=None`` deletes masked tokens. ``estimator`` picks
     SHAP's: ``"package"`` (``shap.PermutationExplainer``, one response per call), or the batched
-    ``"permutation"`` / ``"kernel"`` / ``"first-last"`` of :mod:`rewardlab.shaping.estimators` (all
-    responses in one pass; first-last ignores ``max_evals``: it costs 2T + 2).
+    ``"permutation"`` / ``"kernel"`` / ``"first-last"`` / ``"first-position"`` of
+    :mod:`rewardlab.shaping.estimators` (all responses in one pass; the last two ignore ``max_evals``:
+    they cost 2T + 2 and T + 2).
     """
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
@@ -320,7 +321,7 @@ def attribute(method: str, model, tokenizer, prompts: Sequence[str], responses: 
         from rewardlab.shaping import estimators  # local: estimators builds on this module
 
         batched = {"permutation": estimators.permutation_shap, "kernel": estimators.kernel_shap,
-                   "first-last": estimators.first_last_shap}[estimator]
+                   "first-last": estimators.first_last_shap, "first-position": estimators.first_position_shap}[estimator]
         results = batched(f, examples, max_evals, seed=seed)
     elif method == "lime":
         results = lime_attributions(f, examples, num_samples=num_samples, seed=seed)

@@ -6,7 +6,8 @@ reward-model evaluations per response, and the overhead of explaining responses 
 draw the coalitions of *all* responses first, score them in one batched pass through
 :class:`rewardlab.shaping.attribution.MaskedReward`, and score a coalition that repeats within a
 response once (a cache: with T tokens and a few hundred draws, small and large coalitions repeat).
-Both estimate the same Shapley values as ``shap``'s explainers, for the game v(S) = R(x, y_S):
+The sampled ones estimate the same Shapley values as ``shap``'s explainers, for the game
+v(S) = R(x, y_S); the deterministic ones approximate them:
 
 * **antithetic permutation sampling** (Mitchell et al. 2022, ``shap.PermutationExplainer``'s estimator):
   phi_t = mean over orders pi of v(S_pi,t + {t}) - v(S_pi,t), each order used forwards and
@@ -26,6 +27,11 @@ Both estimate the same Shapley values as ``shap``'s explainers, for the game v(S
   Shapley value is a_t + 1/2 sum_u b_tu, and so is this. Leave-one-out alone (the second term)
   would give a_t + sum_u b_tu, double-counting every pairwise interaction. When higher-order
   interactions break efficiency, the gap to v(full) - v(empty) is spread evenly over the tokens.
+* **first position** (deterministic, T + 2 evaluations): the first term alone, phi_t = v({t}) - v(empty),
+  with the efficiency gap spread evenly. Exact for additive games; a pairwise interaction b is
+  seen by no singleton, so it is spread as b / T over all tokens instead of b / 2 to each partner.
+  On the tiny reward model it agrees 0.97 with converged SHAP on PPO's responses, first-last 0.99
+  (``benchmarks/bench_attribution.py``), at a sixth of first-last's token passes.
 
 ``tests/test_estimators.py`` checks them against ``shap``'s ``PermutationExplainer`` and
 ``KernelExplainer`` on the same reward model.
@@ -144,44 +150,63 @@ def kernel_shap(f: MaskedReward, examples: list[Example], max_evals: int, seed: 
 
 def first_last_shap(f: MaskedReward, examples: list[Example], max_evals: int = 0, seed: int = 0) -> list[TokenAttribution]:
     """The first-and-last-position estimate for every response (see the module doc); ``max_evals`` and
-    ``seed`` are unused (the estimate is deterministic and costs 2T + 2 evaluations). A GPT-2 reward model
-    with deleted tokens goes through :func:`first_last_values`, which reuses every shared prefix; any other
+    ``seed`` are unused (the estimate is deterministic and costs 2T + 2 evaluations)."""
+    return _position_shap(f, examples, leave_one_out=True)
+
+
+def first_position_shap(f: MaskedReward, examples: list[Example], max_evals: int = 0,
+                        seed: int = 0) -> list[TokenAttribution]:
+    """The first-position estimate for every response (see the module doc); ``max_evals`` and ``seed``
+    are unused (deterministic, T + 2 evaluations)."""
+    return _position_shap(f, examples, leave_one_out=False)
+
+
+def _position_shap(f: MaskedReward, examples: list[Example], leave_one_out: bool) -> list[TokenAttribution]:
+    """phi_t = v({t}) - v(empty), averaged with v(full) - v(full - {t}) when ``leave_one_out``, then the
+    efficiency gap v(full) - v(empty) - sum_t phi_t spread evenly over the tokens. A GPT-2 reward model
+    with deleted tokens goes through :func:`position_values`, which reuses every shared prefix; any other
     masker scores all coalitions in one pass of :func:`score_coalitions`."""
     start, evals_before = time.perf_counter(), f.evals
     sizes = [len(e.response_ids) for e in examples]
     model = getattr(f, "model", None)
     # the prefix-cached pass reads the score at <eos>, as HF does unless the pad id is the <eos> id
     if getattr(f, "mask_token_id", 0) is None and is_gpt2_scorer(model) and f.pad_id != f.eos_id:
-        values = first_last_values(model, examples, f.eos_id)
-        evals = [2 * n + 2 for n in sizes]
+        values = position_values(model, examples, f.eos_id, leave_one_out)
+        evals = [(2 if leave_one_out else 1) * n + 2 for n in sizes]
         f.evals += sum(evals)
     else:
         keeps = [np.concatenate([np.zeros((1, n), bool), np.ones((1, n), bool), np.eye(n, dtype=bool),
-                                 ~np.eye(n, dtype=bool)]) for n in sizes]
+                                 *([~np.eye(n, dtype=bool)] if leave_one_out else [])]) for n in sizes]
         values = score_coalitions(f, examples, keeps)
         evals = [len(np.unique(keep, axis=0)) for keep in keeps]
     seconds = (time.perf_counter() - start) / len(examples)
+    name = "first-last" if leave_one_out else "first-position"
     results = []
     for example, n, v, cost in zip(examples, sizes, values, evals):
         empty, full = float(v[0]), float(v[1])
-        phi = 0.5 * ((v[2: 2 + n] - empty) + (full - v[2 + n: 2 + 2 * n]))
-        phi += (full - empty - phi.sum()) / n
+        phi = v[2: 2 + n] - empty
+        if leave_one_out:
+            phi = 0.5 * (phi + (full - v[2 + n: 2 + 2 * n]))
+        phi = phi + (full - empty - phi.sum()) / n
         results.append(TokenAttribution("shap", example.tokens, phi, complete_to_reward(phi, full), full, cost, seconds,
-                                        {"base_value": empty, "estimator": "first-last"}))
+                                        {"base_value": empty, "estimator": name}))
     assert f.evals - evals_before == sum(evals)
     return results
 
 
 @torch.no_grad()
-def first_last_values(model, examples: list[Example], eos_id: int) -> list[np.ndarray]:
-    """v(empty), v(full), v({t}) for t = 1..T, v(full - {t}) for t = 1..T per response, [2T + 2] each, for a
-    ``GPT2ForSequenceClassification`` reading ``prompt kept-tokens <eos>`` (the score at <eos>).
+def position_values(model, examples: list[Example], eos_id: int, leave_one_out: bool = True) -> list[np.ndarray]:
+    """v(empty), v(full), v({t}) for t = 1..T and, with ``leave_one_out``, v(full - {t}) for t = 1..T per
+    response ([2T + 2] or [T + 2] each), for a ``GPT2ForSequenceClassification`` reading
+    ``prompt kept-tokens <eos>`` (the score at <eos>).
 
-    Causal attention lets deleted-token coalitions share work: v(full - {t}) keeps the prefix
-    ``prompt y_<t`` of the full response, so only ``y_>t <eos>`` is run, on the cached keys and values
-    of that prefix; t goes from T down to 1, so each pass overwrites only cache positions that no later
-    pass reads. v({t}) and v(empty) run 2 and 1 tokens on the prompt's cache. About 2.3x fewer token
-    passes than scoring the 2T + 2 sequences whole (T = 20); equal to that to float rounding (tested)."""
+    Causal attention lets the coalitions share work. The whole review runs once (v(full)); its keys
+    and values of ``prompt`` serve every v({t}) (``y_t <eos>``, two tokens; all t in one pass, the
+    prompt's cache repeated T times) and v(empty) (``<eos>``, one token). v(full - {t}) keeps the
+    prefix ``prompt y_<t`` of the full review, so only ``y_>t <eos>`` is run, on the cached prefix;
+    t goes from T down to 1, so each pass overwrites only cache positions that no later pass reads.
+    Equal to scoring the coalitions whole, to float rounding (tested); with leave-one-out about 2.3x
+    fewer token passes than that (T = 20), without it about 6x fewer."""
     stacked = StackedGPT2([model])
     w, head = stacked.weights(), model.score.weight[0].float()
     rows, width = len(examples), max(len(e.prompt_ids) for e in examples)
@@ -194,17 +219,25 @@ def first_last_values(model, examples: list[Example], eos_id: int) -> list[np.nd
         mask[i, width - p: width + r + 1] = True
     lengths = torch.tensor([len(e.response_ids) for e in examples])
     prompt_lengths = torch.tensor([len(e.prompt_ids) for e in examples])
-    out = torch.zeros(rows, 2 * longest + 2)
+    out = torch.zeros(rows, (2 if leave_one_out else 1) * longest + 2)
 
     def run(tokens, positions, keys, cache, start, read):
         hidden = stacked.hidden(w, tokens[None], positions[None], keys[None], cache, start)[0]
-        return hidden[torch.arange(rows), read] @ head
+        return hidden[torch.arange(len(tokens)), read] @ head
 
     cache = stacked.new_cache(rows, ids.shape[1])
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     out[:, 1] = run(ids, positions, mask, cache, 0, width + lengths)  # v(full): the whole review once
-    keys = mask.clone()
-    for t in range(longest, 0, -1):  # v(full - {t}): run y_>t <eos> after the cached prefix prompt y_<t
+    prompt_keys = torch.cat([mask[:, :width], torch.ones(rows, 2, dtype=torch.bool)], dim=1)
+    # v({t}), all t at once: row (i, t) runs y_t <eos> on a copy of response i's prompt cache
+    repeated = [[kv[:, :, :width].repeat_interleave(longest, 0) for kv in layer] for layer in cache]
+    singles = [[torch.cat([kv, kv.new_zeros(*kv.shape[:2], 2, kv.shape[-1])], dim=2) for kv in layer]
+               for layer in repeated]
+    pairs = torch.stack([ids[:, width: width + longest].reshape(-1), torch.full((rows * longest,), eos_id)], dim=1)
+    starts = prompt_lengths.repeat_interleave(longest)
+    out[:, 2: 2 + longest] = run(pairs, starts[:, None] + torch.arange(2)[None], prompt_keys.repeat_interleave(longest, 0),
+                                 singles, width, torch.ones(rows * longest, dtype=torch.long)).view(rows, longest)
+    for t in range(longest, 0, -1) if leave_one_out else ():  # v(full - {t}): y_>t <eos> after prompt y_<t
         suffix = torch.full((rows, longest - t + 1), 0, dtype=torch.long)
         for i, e in enumerate(examples):
             rest = e.response_ids[t:] + [eos_id] if t <= len(e.response_ids) else [eos_id]
@@ -214,15 +247,12 @@ def first_last_values(model, examples: list[Example], eos_id: int) -> list[np.nd
         where = prompt_lengths[:, None] + t - 1 + torch.arange(suffix.shape[1])[None]
         read = (lengths - t).clamp(min=0)
         out[:, 1 + t + longest] = run(suffix, where, keys, cache, start, read)
-    prompt_keys = torch.cat([mask[:, :width], torch.ones(rows, 2, dtype=torch.bool)], dim=1)
+    # last: it overwrites the first response position, which the passes above read
     out[:, 0] = run(torch.full((rows, 1), eos_id), prompt_lengths[:, None], prompt_keys[:, :width + 1], cache, width,
                     torch.zeros(rows, dtype=torch.long))  # v(empty): prompt <eos>
-    for t in range(1, longest + 1):  # v({t}): prompt y_t <eos>
-        pair = torch.stack([ids[:, width + t - 1], torch.full((rows,), eos_id)], dim=1)
-        out[:, 1 + t] = run(pair, prompt_lengths[:, None] + torch.arange(2)[None], prompt_keys, cache, width,
-                            torch.ones(rows, dtype=torch.long))
     values = []
     for i, n in enumerate(lengths.tolist()):
         row = out[i].double().numpy()
-        values.append(np.concatenate([row[:2], row[2: 2 + n], row[2 + longest: 2 + longest + n]]))
+        tail = [row[2 + longest: 2 + longest + n]] if leave_one_out else []
+        values.append(np.concatenate([row[:2], row[2: 2 + n], *tail]))
     return values
