@@ -10,8 +10,11 @@ it, then ``os.replace``); a failing bench stops the run and leaves the previous 
     .venv/bin/python benchmarks/run_all.py                   # or: make bench   (about an hour)
     .venv/bin/python benchmarks/run_all.py --quick --output /tmp/bench_quick.md   # a check, ~2 minutes
     .venv/bin/python benchmarks/run_all.py --only reward_model,shap
+    .venv/bin/python benchmarks/run_all.py --only ppo,grid --keep-others   # refresh two sections, keep the rest
 
-``--quick`` runs tiny settings to check the harness; its report is titled "QUICK CHECK — not a
+``--keep-others`` copies the sections of the benches not run from the existing report, each marked
+with the date and commit of the run that measured it, so that a change that touches two benches
+need not repeat an hour of the others. ``--quick`` runs tiny settings to check the harness; its report is titled "QUICK CHECK — not a
 measurement" and, without ``--output``, goes to the temporary folder, never to RESULTS.md.
 Run it alone: two torch processes on two cores slow each other down several-fold.
 """
@@ -314,15 +317,34 @@ def shown(command: list[str]) -> str:
                        for c in command])
 
 
+def kept_sections(previous: str, names: list[str]) -> dict[str, str]:
+    """The sections of ``names`` in a previous report, each marked with that report's date and commit
+    (a section already marked keeps its mark)."""
+    header = dict(line[2:].split(": ", 1) for line in previous.splitlines() if line.startswith("* ") and ": " in line)
+    mark = (f"_Kept from the run of {header.get('date', 'unknown date').split(' (')[0]}, commit "
+            f"{header.get('commit', 'unknown')}: the run that wrote this file did not repeat this bench._")
+    titles = {BENCHES[name][1]: name for name in names}
+    out = {}
+    for chunk in previous.split("\n## ")[1:]:
+        title, _, body = chunk.partition("\n")
+        if title.strip() in titles:
+            body = body.strip("\n")
+            out[titles[title.strip()]] = (f"## {title.strip()}\n\n" + ("" if body.startswith("_Kept from") else
+                                                                      mark + "\n\n") + body + "\n")
+    return out
+
+
 def render(runs: list[dict], quick: bool, command: str, started: datetime.datetime, wall: float,
-           load: tuple) -> str:
+           load: tuple, kept: dict[str, str] | None = None) -> str:
+    kept = kept or {}
     title = ("QUICK CHECK — not a measurement (tiny settings; the harness runs, the numbers mean nothing)"
              if quick else "Benchmark results: side-by-side peer comparisons")
     lines = [
         f"# {title}",
         "",
         f"Written by `benchmarks/run_all.py` ({'`--quick`' if quick else '`make bench`'}); every number below comes "
-        "from this run. How each bench works, and earlier hand-written tables: [README.md](README.md). Quote "
+        "from this run" + (" except in the sections marked as kept from an earlier run" if kept else "") +
+        ". How each bench works, and earlier hand-written tables: [README.md](README.md). Quote "
         "medians and pairwise ratios; absolute speeds move with the machine and its load.",
         "",
         f"* date: {started:%Y-%m-%d %H:%M} (local), {wall / 60:.1f} min in all",
@@ -333,7 +355,14 @@ def render(runs: list[dict], quick: bool, command: str, started: datetime.dateti
         f"* commit: {git_commit()}",
         "",
     ]
-    for run in runs:
+    by_name = {run["name"]: run for run in runs}
+    for name in BENCHES:
+        if name in kept and name not in by_name:
+            lines += [kept[name]]
+            continue
+        if name not in by_name:
+            continue
+        run = by_name[name]
         lines += [f"## {BENCHES[run['name']][1]}", "", *SECTIONS[run["name"]](run["result"]), "",
                   f"Command: `{run['command']}` ({run['seconds'] / 60:.1f} min, loading included). "
                   "Settings: " + ", ".join(f"{k} {v}" for k, v in run["result"]["settings"].items()) + ".", ""]
@@ -353,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {','.join(BENCHES)}")
     parser.add_argument("--output", type=Path, default=None,
                         help="default: benchmarks/RESULTS.md; with --quick, a file in the temporary folder")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="copy the sections of the benches not run from the existing report, marked as kept")
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n]
     unknown = set(names) - set(BENCHES)
@@ -377,7 +408,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             runs.append({"name": name, "command": shown(bench), "seconds": time.perf_counter() - t0,
                          "result": json.loads(json_path.read_text())})
-    text = render(runs, args.quick, command, started, time.perf_counter() - start, (load_start, os.getloadavg()[0]))
+    others = [name for name in BENCHES if name not in names]
+    kept = kept_sections(output.read_text(), others) if args.keep_others and output.exists() else {}
+    text = render(runs, args.quick, command, started, time.perf_counter() - start, (load_start, os.getloadavg()[0]),
+                  kept)
     write_atomically(output, text)
     print(f"\nrun_all: wrote {output} ({(time.perf_counter() - start) / 60:.1f} min)")
     return 0
