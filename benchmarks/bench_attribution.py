@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from side_by_side import add_json_flag, write_json
+from side_by_side import BENCH_PPO, add_json_flag, write_json
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rewardlab.shaping.attribution import MaskedReward, attribute, encode_examples
     from rewardlab.stack import load_stack
 
-    preset = load_preset("tiny")
+    preset = load_preset("tiny", **BENCH_PPO)
     stack = load_stack(preset, progress=False)
     model, tokenizer = stack.reward_model(), stack.tokenizer
     torch.manual_seed(0)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
+from side_by_side import BENCH_PPO, add_json_flag, run_side_by_side, summarise, write_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -46,7 +46,7 @@ def run_grid(seeds: int, steps: int, workers: int) -> dict:
     from rewardlab.shaping.shapes import shaped_reward_fn
     from rewardlab.stack import load_stack
 
-    preset = load_preset("tiny", **{"shaping.ppo.steps": steps, "runs.workers": workers})
+    preset = load_preset("tiny", **{**BENCH_PPO, "shaping.ppo.steps": steps, "runs.workers": workers})
     stack = load_stack(preset, progress=False)
     reward_model, tokenizer = stack.reward_model(), stack.tokenizer
     stack.eval_prompts, stack.judge  # noqa: B018  (loaded before the clock starts)

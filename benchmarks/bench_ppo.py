@@ -29,7 +29,7 @@ import dataclasses
 import statistics
 import time
 
-from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
+from side_by_side import BENCH_PPO, add_json_flag, run_side_by_side, summarise, write_json
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rewardlab.shaping.shapes import shaped_reward_fn
     from rewardlab.stack import load_stack
 
-    preset = load_preset("tiny", **{"shaping.ppo.steps": args.steps})
+    preset = load_preset("tiny", **{**BENCH_PPO, "shaping.ppo.steps": args.steps})
     stack = load_stack(preset, progress=False)
     policy, tokenizer, reward_model, prompts = stack.policy, stack.tokenizer, stack.reward_model(), stack.train_prompts
     ppo = preset.shaping.ppo

@@ -25,7 +25,7 @@ import argparse
 import collections
 import time
 
-from side_by_side import add_json_flag, write_json
+from side_by_side import BENCH_PPO, add_json_flag, write_json
 
 PARTS = ("sampling", "reward", "reference", "minibatch forward", "backward", "clip + Adam", "other")
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rewardlab.core.presets import load_preset
     from rewardlab.stack import load_stack
 
-    preset = load_preset("tiny")
+    preset = load_preset("tiny", **BENCH_PPO)
     stack = load_stack(preset, progress=False)
     stack.judge  # noqa: B018  (loaded before any clock)
     rows = []

@@ -25,7 +25,7 @@ def test_stick_breaking_maps_the_box_onto_the_simplex_and_back():
 def _objective(spec):
     """A smooth function of the weights with its optimum inside the simplex, plus seeded noise."""
     w = np.array([spec["weights"][k] for k in bo.WEIGHT_NAMES])
-    noise = np.random.default_rng(spec["seed"]).normal(0, 0.01)
+    noise = np.random.default_rng(spec["seeds"]).normal(0, 0.01)
     return {"objective": float(-np.sum((w - [0.1, 0.5, 0.1, 0.3]) ** 2) + noise), "extra": spec["trial"]}
 
 
@@ -50,7 +50,7 @@ def test_an_interrupted_study_resumes_at_the_next_trial_with_nothing_lost(tmp_pa
     assert [t["trial"] for t in trials] == list(range(6))
     assert calls == [0, 1, 2, 3, 3, 4, 5]  # trials 0..2 were not run again
     assert [t["kind"] for t in trials] == ["sobol"] * 3 + ["bo"] * 3
-    assert all(t["seed"] == t["trial"] and np.isclose(sum(t["weights"].values()), 1) for t in trials)
+    assert all(t["seeds"] == [t["trial"]] and np.isclose(sum(t["weights"].values()), 1) for t in trials)
     # the Sobol design is shared by BO and random search
     random = bo.run_study(tmp_path / "rs.jsonl", _objective, strategy="random", budget=5, n_init=3, progress=False)
     assert [t["u"] for t in random[:3]] == [t["u"] for t in trials[:3]]
@@ -81,6 +81,22 @@ def test_a_corrupted_line_or_a_foreign_log_is_reported(tmp_path):
         bo.run_study(path, _objective, strategy="grid", budget=3, n_init=2, progress=False)
 
 
+def test_common_random_numbers_and_the_posterior_mean_recommendation(tmp_path):
+    """With inner_seeds every trial runs the same seeds (so the noise of _objective is the same draw for all);
+    the recommendation maximises the GP's posterior mean, near the smooth objective's optimum."""
+    trials = bo.run_study(tmp_path / "crn.jsonl", _objective, strategy="bo", budget=12, n_init=4, q=2,
+                          inner_seeds=[7, 8], progress=False)
+    assert all(t["seeds"] == [7, 8] for t in trials)
+    u = bo.recommend(np.array([t["u"] for t in trials]), np.array([t["objective"] for t in trials]), seed=0)
+    again = bo.recommend(np.array([t["u"] for t in trials]), np.array([t["objective"] for t in trials]), seed=0)
+    assert np.array_equal(u, again)  # seeded: the same trials give the same recommendation
+    best_trial = max(t["objective"] for t in trials)
+    assert _objective({"weights": bo.weights_dict(u), "seeds": [7, 8], "trial": 0})["objective"] >= best_trial - 0.02
+    with pytest.raises(ValueError, match="belongs to another study"):  # other seeds: another study
+        bo.run_study(tmp_path / "crn.jsonl", _objective, strategy="bo", budget=12, n_init=4, q=2, inner_seeds=[7],
+                     progress=False)
+
+
 def test_bo_improves_on_its_initial_design_on_a_smooth_objective(tmp_path):
     """A sanity check of the GP + acquisition machinery (one seed), not a claim that BO always wins."""
     trials = bo.run_study(tmp_path / "bo.jsonl", _objective, strategy="bo", budget=12, n_init=4, q=2, progress=False)
@@ -91,7 +107,8 @@ def test_bo_improves_on_its_initial_design_on_a_smooth_objective(tmp_path):
 
 
 def test_parallel_trials_give_the_numbers_of_sequential_ones(smoke_preset, smoke_policy, tmp_path):
-    """q = 2 PPO trials in two worker processes match the same trials run one after the other."""
+    """q = 2 PPO trials (two inner seeds each, stacked) in two worker processes match the same trials run one
+    after the other."""
     from functools import partial
 
     from rewardlab.core.presets import load_preset
@@ -100,13 +117,13 @@ def test_parallel_trials_give_the_numbers_of_sequential_ones(smoke_preset, smoke
 
     preset = load_preset("smoke", **{"bo.ppo.steps": 2})
     evaluate = partial(shape_trial, preset=preset, threads=1)
-    kwargs = dict(strategy="random", budget=2, n_init=2, q=2, seed=0, progress=False)
+    kwargs = dict(strategy="random", budget=2, n_init=2, q=2, seed=0, inner_seeds=[0, 1], progress=False)
     sequential = bo.run_study(tmp_path / "one.jsonl", evaluate, workers=1, **kwargs)
     parallel = bo.run_study(tmp_path / "two.jsonl", evaluate, workers=2, **kwargs)
     for a, b in zip(sequential, parallel):
-        assert a["weights"] == b["weights"] and a["seed"] == b["seed"]
+        assert a["weights"] == b["weights"] and a["seeds"] == b["seeds"]
         assert a["objective"] == b["objective"] and a["gold_curve"] == b["gold_curve"]
-        assert np.isfinite(a["final_gold"])
+        assert np.isfinite(a["final_gold"]) and len(a["objective_by_seed"]) == 2
 
 
 def test_fixed_specs_resume_and_keep_their_order(tmp_path):

@@ -78,11 +78,12 @@ def _write(directory, notebook, metrics, smoke=False):
 def test_a_notebook_family_is_holm_corrected_and_missing_runs_say_how_to_run_them(tmp_path):
     auc = {"sparse": [0.20, 0.25, 0.22, 0.30], "shap": [0.40, 0.46, 0.41, 0.52], "lime": [0.21, 0.24, 0.25, 0.29],
            "abc": [0.10, 0.14, 0.12, 0.19]}
-    _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30, "auc_gold_by_seed": auc})
+    _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30, "eval_every": 5, "auc_eval_gold_by_replicate": auc})
     records = {r["id"]: r for r in claims.evaluate(directory=tmp_path)}
+    assert records["oracle-dense-gold"]["verdict"] == "not run"  # no oracle arms in this file: outside the family
     shap, lime, abc = records["koo-dense-shap"], records["koo-dense-lime"], records["chan-abc"]
     assert shap["verdict"] == "reproduced" and abc["verdict"] == "opposite" and lime["verdict"] in ("equivalent", "not resolved")
-    assert shap["metric"] == "AUC of gold (mean gold of the rollouts over 30 steps)"
+    assert shap["metric"].startswith("AUC of held-out gold: mean over the evaluations every 5 steps of 30 ")
     p = [stats.p_value(np.subtract(auc[arm], auc["sparse"]), "higher") for arm in ("shap", "lime", "abc")]
     assert [shap["level"], lime["level"], abc["level"]] == pytest.approx(stats.holm_levels(p))
     assert min(r["level"] for r in (shap, lime, abc)) >= 0.95 and max(r["level"] for r in (shap, lime, abc)) == pytest.approx(1 - 0.05 / 3)
@@ -92,8 +93,8 @@ def test_a_notebook_family_is_holm_corrected_and_missing_runs_say_how_to_run_the
     # a metrics file of an older notebook version names the missing per-seed key and the command
     _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30})
     problem = {r["id"]: r for r in claims.evaluate(directory=tmp_path)}["koo-dense-shap"]["problem"]
-    assert "auc_gold_by_seed.shap" in problem and "--only 06" in problem
-    _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30, "auc_gold_by_seed": {**auc, "sparse": [0.2, 0.3]}})
+    assert "auc_eval_gold_by_replicate.shap" in problem and "--only 06" in problem
+    _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30, "auc_eval_gold_by_replicate": {**auc, "sparse": [0.2, 0.3]}})
     assert "same units" in {r["id"]: r for r in claims.evaluate(directory=tmp_path)}["koo-dense-shap"]["problem"]
 
 

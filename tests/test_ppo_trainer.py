@@ -87,6 +87,30 @@ def test_ppo_run_logs_every_quantity_is_reproducible_and_keeps_the_reference(ppo
     assert any(not torch.equal(a, b) for a, b in zip(before, first.model.parameters()))
 
 
+def test_held_out_evaluation_is_logging_only_uses_common_draws_and_does_not_depend_on_the_stack(ppo_setup):
+    config, policy, tokenizer, prompts = ppo_setup
+    config = dataclasses.replace(config, steps=3)
+    reward_fn, gold = _count_reward(tokenizer, "the"), (lambda responses: [len(r.split()) for r in responses])
+    evaluation = P.Evaluation(prompts[:6], every=2, scores={"words": lambda p, r: [len(x.split()) for x in r]})
+    plain = P.train_ppo(config, policy, tokenizer, reward_fn, prompts, seed=1, gold_fn=gold, progress=False)
+    stacked = P.train_ppo_seeds(config, policy, tokenizer, [reward_fn] * 2, prompts, seeds=[0, 1], gold_fn=gold,
+                                progress=False, evaluation=evaluation)
+    alone = P.train_ppo(config, policy, tokenizer, reward_fn, prompts, seed=1, gold_fn=gold, progress=False,
+                        evaluation=evaluation)
+    assert alone.log["proxy_reward"] == plain.log["proxy_reward"]  # evaluating does not touch the run
+    for key in evaluation.keys():
+        assert stacked[1].log[key] == alone.log[key] or np.allclose(stacked[1].log[key], alone.log[key], equal_nan=True)
+        assert np.isnan(alone.log[key][0]) and np.all(np.isfinite(np.array(alone.log[key])[[1, 2]])), key  # steps 2, 3
+    # common random numbers: policies that have not moved answer the held-out prompts identically
+    still = dataclasses.replace(config, learning_rate=1e-12)
+    frozen = P.train_ppo_seeds(still, policy, tokenizer, [reward_fn] * 2, prompts, seeds=[0, 1], gold_fn=gold,
+                               progress=False, evaluation=evaluation)
+    assert frozen[0].log["eval_gold"][1] == frozen[1].log["eval_gold"][1]
+    assert frozen[0].log["eval_kl"][1] == pytest.approx(0.0, abs=1e-4)
+    with pytest.raises(ValueError, match="every"):
+        P.Evaluation(prompts[:2], every=0)
+
+
 def test_ppo_learns_a_dense_reward(ppo_setup):
     """Rewarding every "the" must make the policy say "the" more often (12 steps of 16 responses)."""
     config, policy, tokenizer, prompts = ppo_setup
@@ -211,3 +235,17 @@ def test_run_methods_gives_the_same_runs_in_worker_processes_as_in_process(ppo_s
         pd.testing.assert_frame_equal(summary_1.drop(columns=timing), summary_n.drop(columns=timing))
     steps_2 = runs[2][0]
     assert steps_2.groupby("method")["kl"].count().to_dict() == {"the": 4, "a, beta 0": 4}
+
+
+def test_held_out_summary_reads_the_evaluations_and_interpolates_gold_at_a_kl():
+    from rewardlab.rl.evaluation import gold_at_kl, held_out_summary
+
+    nan = float("nan")
+    steps = pd.DataFrame({"method": "a", "seed": 0, "step": [1, 2, 3, 4], "proxy_reward": [0.0, 1.0, 2.0, 3.0],
+                          "eval_gold": [nan, 0.2, nan, 0.6], "eval_kl": [nan, 1.0, nan, 3.0]})
+    row = held_out_summary(steps, at_steps=[4], at_kl=2.0, tail=2).iloc[0]
+    assert row["auc_eval_gold"] == pytest.approx(0.4) and row["eval_gold_at_4"] == 0.6
+    assert row["eval_gold_at_kl"] == pytest.approx(0.4) and row["trained_reward_final"] == 2.5
+    assert np.isnan(gold_at_kl([1.0, 3.0], [0.2, 0.6], 5.0)) and np.isnan(gold_at_kl([1.0], [0.2], 0.5))
+    with pytest.raises(ValueError, match="no evaluation at step 3"):
+        held_out_summary(steps, at_steps=[3])

@@ -56,6 +56,10 @@ off, ready for ``save_pretrained``. ``log``: a dict from each of ``LOG_KEYS`` (p
     kl_coef          the KL coefficient beta used at this step (adaptive when config.kl_target > 0)
     seconds, reward_seconds   wall-clock time of the step and of its reward_fn call
 
+With ``evaluation=Evaluation(prompts, every, seed, scores)`` the log also has ``eval_gold``,
+``eval_kl`` and ``eval_<name>``: held-out prompts answered by the policy after that step's update,
+every ``every`` steps and at the last, with the same random draws for every run (NaN elsewhere).
+
 ``samples``: (step, prompt, response) of the first response of every step.
 
 The math (per-token KL-penalised rewards, GAE, the clipped policy and value losses, the adaptive
@@ -63,6 +67,6 @@ KL coefficient) is in :mod:`rewardlab.rl.ppo`, one function per equation, with r
 """
 
 from rewardlab.core.config import PPOConfig
-from rewardlab.rl.trainer import LOG_KEYS, PPOResult, train_ppo, train_ppo_seeds
+from rewardlab.rl.trainer import LOG_KEYS, Evaluation, PPOResult, train_ppo, train_ppo_seeds
 
-__all__ = ["LOG_KEYS", "PPOConfig", "PPOResult", "train_ppo", "train_ppo_seeds"]
+__all__ = ["LOG_KEYS", "Evaluation", "PPOConfig", "PPOResult", "train_ppo", "train_ppo_seeds"]

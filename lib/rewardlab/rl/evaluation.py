@@ -9,6 +9,11 @@
   reaches ``threshold`` (NaN when it never does); the window damps the noise of a single batch.
 * **AUC of gold**: the mean of the gold curve over all steps: high when a run learns early *and* holds on.
 * **peak-to-final drop**: max of the smoothed gold curve minus its final value (over-optimisation).
+* **held-out curve** (:func:`held_out_summary`, from :class:`rewardlab.rl.trainer.Evaluation`'s
+  ``eval_*`` columns): the AUC of held-out gold, the mean over the evaluation steps (fixed prompts,
+  common random numbers: a cleaner learning-speed measure than the rollouts' gold), gold at named
+  steps, and gold at a matched KL (linear interpolation of gold against KL along the run's
+  evaluations; NaN when the run never reaches that KL).
 """
 
 from __future__ import annotations
@@ -151,6 +156,45 @@ def learning_speed(steps: pd.DataFrame, threshold: float, window: int = 3) -> pd
         rows.append({"method": method, "seed": seed, "steps_to_threshold": steps_to_threshold(gold, threshold, window),
                      "auc_gold": float(gold.mean())})
     return pd.DataFrame(rows)
+
+
+def held_out_summary(steps: pd.DataFrame, at_steps: Sequence[int] = (), at_kl: float | None = None,
+                     tail: int = 5) -> pd.DataFrame:
+    """Per (method, seed) from a per-step log with ``eval_gold`` / ``eval_kl`` columns: ``auc_eval_gold`` (mean
+    over the evaluations), ``eval_gold_at_<k>`` for k in ``at_steps``, ``eval_gold_at_kl`` (gold where the
+    held-out KL first reaches ``at_kl``) and ``trained_reward_final``, the mean reward the run was trained on
+    (``proxy_reward``) over its last ``tail`` steps."""
+    if "eval_gold" not in steps:
+        raise ValueError("the log has no eval_gold column; train with evaluation=Evaluation(...)")
+    rows = []
+    for (method, seed), run in steps.groupby(["method", "seed"], sort=False):
+        run = run.sort_values("step")
+        evaluated = run[run["eval_gold"].notna()]
+        row = {"method": method, "seed": seed, "auc_eval_gold": float(evaluated["eval_gold"].mean()),
+               "trained_reward_final": float(run["proxy_reward"].tail(tail).mean())}
+        for k in at_steps:
+            hit = evaluated.loc[evaluated["step"] == k, "eval_gold"]
+            if hit.empty:
+                raise ValueError(f"no evaluation at step {k} for {method} seed {seed}; evaluate every step in at_steps")
+            row[f"eval_gold_at_{k}"] = float(hit.iloc[0])
+        if at_kl is not None:
+            row["eval_gold_at_kl"] = gold_at_kl(evaluated["eval_kl"].to_numpy(), evaluated["eval_gold"].to_numpy(), at_kl)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gold_at_kl(kl: np.ndarray, gold: np.ndarray, target: float) -> float:
+    """Gold where the KL curve first crosses ``target``, by linear interpolation between the two evaluations
+    around the crossing (the SFT policy, KL 0 and gold unknown, is not a point); NaN if never reached."""
+    kl, gold = np.asarray(kl, float), np.asarray(gold, float)
+    above = np.flatnonzero(kl >= target)
+    if not len(above):
+        return float("nan")
+    i = above[0]
+    if i == 0:
+        return float(gold[0]) if kl[0] == target else float("nan")
+    fraction = (target - kl[i - 1]) / (kl[i] - kl[i - 1])
+    return float(gold[i - 1] + fraction * (gold[i] - gold[i - 1]))
 
 
 def best_of_n_curve(policy, tokenizer, prompts: Sequence[str], reward_model, gold_fn: Callable, max_n: int,

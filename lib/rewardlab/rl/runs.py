@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from rewardlab.core.config import PPOConfig, Preset, resolve_device
 from rewardlab.rl.evaluation import evaluate_policy
-from rewardlab.rl.trainer import train_ppo_seeds
+from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,14 @@ _FORKED_JOBS: dict = {}  # what run_methods' workers inherit through fork (closu
 def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model, prompts: Sequence[str],
                 eval_prompts: Sequence[str], gold_fn: Callable, methods: dict[str, Method], seeds: Sequence[int], *,
                 per_response: bool = False, track: dict[str, Callable] | None = None,
-                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                evaluation: Evaluation | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PPO for every (method, seed) from the same SFT policy; returns (per-step log, per-run summary).
 
     The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS``; the
     summary one row per (method, seed) with the final evaluation (``final_*``, see
     :func:`evaluate_policy`; with ``per_response`` also each response's scores) and the run's
-    seconds. ``track`` adds logged-only per-step means (see :func:`rewardlab.rl.trainer.train_ppo`).
+    seconds. ``track`` adds logged-only per-step means and ``evaluation`` held-out evaluations every few
+    steps (``eval_*`` columns; see :func:`rewardlab.rl.trainer.train_ppo`).
     ``preset`` gives the worker count (``runs.workers``), the device and the evaluation batch size.
     """
     seeds = list(seeds)
@@ -64,7 +65,8 @@ def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model,
     workers = min(preset.runs.workers, len(jobs))
     _FORKED_JOBS.update(preset=preset, ppo=ppo, policy=policy, tokenizer=tokenizer, reward_model=reward_model,
                         prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods,
-                        per_response=per_response, track=track, threads=1 if preset.runs.workers > 1 else None)
+                        per_response=per_response, track=track, evaluation=evaluation,
+                        threads=1 if preset.runs.workers > 1 else None)
     results = {}
     try:
         with tqdm(total=len(jobs) * len(seeds), desc="runs", disable=not progress) as bar:
@@ -118,7 +120,7 @@ def _run_method(name: str, seeds: list[int]) -> dict[tuple[int, str], tuple[pd.D
         config = dataclasses.replace(jobs["ppo"], **method.overrides)
         results = train_ppo_seeds(config, jobs["policy"], jobs["tokenizer"], [method.reward_fn(seed) for seed in seeds],
                                   jobs["prompts"], seeds=seeds, name=name, gold_fn=jobs["gold_fn"], track=jobs["track"],
-                                  device=resolve_device(preset), progress=False)
+                                  device=resolve_device(preset), progress=False, evaluation=jobs["evaluation"])
         for seed, result in zip(seeds, results):
             final = evaluate_policy(result.model, jobs["tokenizer"], jobs["eval_prompts"], jobs["reward_model"],
                                     jobs["gold_fn"], jobs["policy"], config.max_new_tokens,

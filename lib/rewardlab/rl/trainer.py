@@ -92,24 +92,51 @@ def _rows(tensor: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 def train_ppo(config: PPOConfig, policy, tokenizer, reward_fn: Callable, prompts: Sequence[str], *, seed: int = 0,
               name: str = "reward", gold_fn: Callable | None = None, track: dict[str, Callable] | None = None,
-              device: str = "cpu", progress: bool = True) -> PPOResult:
+              device: str = "cpu", progress: bool = True, evaluation: "Evaluation | None" = None) -> PPOResult:
     """PPO from a copy of ``policy`` (another copy is the frozen reference) on ``reward_fn``; one rollout of
     ``config.batch_size`` prompts drawn from ``prompts`` per step. ``gold_fn(responses)`` is logged only, and
     so is each ``track[name](prompts, responses)`` (its mean over the rollout, under ``name``): for
     example the reward model's score when the trained reward is something else. One seed of
     :func:`train_ppo_seeds`, whose numbers it gives exactly."""
     return train_ppo_seeds(config, policy, tokenizer, [reward_fn], prompts, seeds=[seed], name=name, gold_fn=gold_fn,
-                           track=track, device=device, progress=progress)[0]
+                           track=track, device=device, progress=progress, evaluation=evaluation)[0]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out evaluation during training: every ``every`` steps (and at the last step) each seed's policy
+    samples one response per prompt of ``prompts`` from the generator seed ``seed``. Every seed, arm and
+    step draws the same uniforms (common random numbers: two policies that agree answer alike, so a
+    difference between runs is the policies', not the draws'). Logged as ``eval_gold`` (``gold_fn``),
+    ``eval_kl`` (sum over the actions of log pi - log pi_ref, mean over the prompts) and
+    ``eval_<name>`` for each ``scores[name](prompts, responses)``; NaN on the other steps."""
+
+    prompts: Sequence[str]
+    every: int = 10
+    seed: int = 12345
+    scores: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.prompts or self.every < 1:
+            raise ValueError(f"Evaluation needs prompts and every >= 1; got {len(self.prompts)} prompts, "
+                             f"every={self.every}")
+
+    def keys(self) -> list[str]:
+        return ["eval_gold", "eval_kl", *(f"eval_{name}" for name in self.scores)]
+
+    def due(self, step: int, steps: int) -> bool:
+        return step % self.every == 0 or step == steps
 
 
 def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[Callable], prompts: Sequence[str], *,
                     seeds: Sequence[int], name: str = "reward", gold_fn: Callable | None = None,
                     track: dict[str, Callable] | None = None, device: str = "cpu",
-                    progress: bool = True) -> list[PPOResult]:
+                    progress: bool = True, evaluation: Evaluation | None = None) -> list[PPOResult]:
     """PPO for several seeds of one configuration at once, as one stacked model (:mod:`rewardlab.rl.stacked`):
     seed ``seeds[i]`` trains on ``reward_fns[i]`` with its own prompts, samples, minibatch order, optimiser
     state, KL coefficient and log, and gets the numbers it would get alone (``train_ppo``). Returns one
-    :class:`PPOResult` per seed; a step's ``seconds`` are the stacked step's time divided by the seeds."""
+    :class:`PPOResult` per seed; a step's ``seconds`` are the stacked step's time divided by the seeds
+    (held-out ``evaluation`` excluded)."""
     if not prompts:
         raise ValueError("train_ppo needs prompts to sample from; pass a non-empty list")
     if len(reward_fns) != len(seeds) or not seeds:
@@ -119,7 +146,8 @@ def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[C
     check_fields(config, "ppo")
     check_ppo(config, "ppo")
     track = dict(track or {})
-    clash = set(track) & set(LOG_KEYS)
+    eval_keys = evaluation.keys() if evaluation else []
+    clash = (set(track) & set(LOG_KEYS)) | (set(track) & set(eval_keys))
     if clash:
         raise ValueError(f"track names {sorted(clash)} clash with the trainer's own log; rename them")
     set_seed(seeds[0])
@@ -135,7 +163,9 @@ def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[C
                               tokenizer.eos_token_id).to(accelerator.device)
     prompt_rngs = [np.random.default_rng([seed, accelerator.process_index]) for seed in seeds]
     kl_coefs = [config.kl_coef] * n_seeds
-    logs = [{key: [] for key in (*LOG_KEYS, *track)} for _ in seeds]
+    logs = [{key: [] for key in (*LOG_KEYS, *track, *eval_keys)} for _ in seeds]
+    if evaluation:
+        eval_ids, eval_mask = (t.to(accelerator.device) for t in encode_prompts(tokenizer, list(evaluation.prompts)))
     samples: list[list] = [[] for _ in seeds]
     with_tokens = [takes_tokens(fn) for fn in reward_fns]
     label = name if n_seeds == 1 else f"{name}, {n_seeds} seeds"
@@ -221,4 +251,33 @@ def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[C
             samples[s].append((step, rollout.prompts[0], rollout.responses[0]))
             if config.kl_target > 0:
                 kl_coefs[s] = ppo.update_kl_coef(kl_coefs[s], log["kl"][-1], config.kl_target, batch, config.kl_horizon)
+        held_out = (_evaluate(evaluation, stacked, reference, tokenizer, eval_ids, eval_mask, blocked, config, gold_fn)
+                    if evaluation and evaluation.due(step, config.steps) else {})
+        for s, log in enumerate(logs):
+            for key in eval_keys:
+                log[key].append(held_out[key][s] if held_out else float("nan"))
     return [PPOResult(stacked.export(s), logs[s], samples[s]) for s in range(n_seeds)]
+
+
+def _evaluate(evaluation: Evaluation, stacked: StackedGPT2, reference: StackedGPT2, tokenizer, eval_ids, eval_mask,
+              blocked, config: PPOConfig, gold_fn: Callable | None) -> dict[str, list[float]]:
+    """:class:`Evaluation`'s metrics for every seed of the stack: key -> one value per seed."""
+    n_seeds = stacked.seeds
+    ids, mask = eval_ids.expand(n_seeds, *eval_ids.shape), eval_mask.expand(n_seeds, *eval_mask.shape)
+    generators = [torch.Generator().manual_seed(evaluation.seed) for _ in range(n_seeds)]
+    sample = sample_stacked(stacked, ids, mask, tokenizer.pad_token_id, config.max_new_tokens, generators, blocked,
+                            tokenizer.eos_token_id, config.temperature)
+    attention = torch.cat([mask, sample["action_mask"]], dim=-1)
+    with torch.no_grad():
+        ref_logprobs, _, _ = stacked_action_stats(reference, sample["sequences"], attention, sample["action_mask"],
+                                                  blocked, config.temperature, entropy=False)
+    kl = ((sample["logprobs"] - ref_logprobs) * sample["action_mask"]).sum(-1).mean(-1)
+    out = {key: [] for key in evaluation.keys()}
+    for s in range(n_seeds):
+        responses = to_rollout(tokenizer, list(evaluation.prompts), sample["sequences"][s].cpu(), mask[s].cpu(),
+                               sample["action_mask"][s].cpu(), config.temperature).responses
+        out["eval_gold"].append(float(np.mean(gold_fn(responses))) if gold_fn else float("nan"))
+        out["eval_kl"].append(float(kl[s]))
+        for name, fn in evaluation.scores.items():
+            out[f"eval_{name}"].append(float(np.mean(fn(list(evaluation.prompts), responses))))
+    return out

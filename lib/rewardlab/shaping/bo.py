@@ -11,7 +11,9 @@ face and vertex (a single explainer, pure sparse) is reachable, which a softmax 
 
 Surrogate and acquisition: ``SingleTaskGP`` on u with input normalisation and outcome
 standardisation, fitted by marginal likelihood; ``qLogNoisyExpectedImprovement`` (the PPO objective
-is noisy) maximised by ``optimize_acqf`` for q proposals at a time. The first ``n_init`` trials are
+is noisy) maximised by ``optimize_acqf`` for q proposals at a time. Every trial runs the same inner
+seeds (common random numbers), and the study recommends the maximiser of the GP's posterior mean
+(:func:`recommend`), which averages the noise over all trials, rather than its best noisy trial. The first ``n_init`` trials are
 a scrambled Sobol design shared by BO and random search (same points, same seeds), so the two
 strategies differ only after it.
 
@@ -28,10 +30,11 @@ from __future__ import annotations
 import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from botorch.acquisition.analytic import PosteriorMean
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
@@ -144,14 +147,27 @@ def propose_bo(u: np.ndarray, objective: np.ndarray, q: int, seed: int) -> np.nd
     return candidates.detach().numpy()
 
 
+def recommend(u: np.ndarray, objective: np.ndarray, seed: int) -> np.ndarray:
+    """The recommendation of a finished study: the point of the box that maximises the GP's posterior mean
+    (the model's best estimate of the objective, which pools every trial), not the best noisy observation."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = fit_gp(u, objective)
+        candidate, _ = optimize_acqf(PosteriorMean(model), bounds=_bounds(u.shape[-1]), q=1, num_restarts=8,
+                                     raw_samples=256)
+    return candidate.detach().numpy()[0]
+
+
 def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: str, budget: int, n_init: int,
               q: int = 1, seed: int = 0, workers: int = 1, config: dict | None = None,
-              reuse: list[dict] = (), progress: bool = True) -> list[dict]:
+              reuse: list[dict] = (), inner_seeds: Sequence[int] | None = None, progress: bool = True) -> list[dict]:
     """Run (or resume) a study of ``budget`` trials; returns every finished trial, sorted.
 
-    ``evaluate({"trial", "weights", "seed"})`` runs one inner PPO and returns a dict with at least
-    ``"objective"`` (higher is better); with ``workers > 1`` it must be picklable (a module-level
-    function) and q proposals run in that many processes at once. Trial k's inner seed is ``seed + k``.
+    ``evaluate({"trial", "weights", "seeds"})`` runs the inner PPO of one trial (one run per seed) and
+    returns a dict with at least ``"objective"`` (higher is better); with ``workers > 1`` it must be
+    picklable (a module-level function) and q proposals run in that many processes at once. With
+    ``inner_seeds`` every trial runs those seeds (common random numbers: two trials differ by their
+    weights only, so the GP sees less noise); without, trial k runs seed ``seed + k``.
     ``reuse``: the trials of another study with the same design (seed, n_init, evaluate); its Sobol
     trials are copied instead of run again, so BO and random search share them for real.
     """
@@ -162,7 +178,12 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
                          f"budget={budget}, q={q}, workers={workers}")
     dim = len(WEIGHT_NAMES) - 1
     log = TrialLog(path, {"strategy": strategy, "budget": budget, "n_init": n_init, "q": q, "seed": seed,
-                          "weights": list(WEIGHT_NAMES), **(config or {})})
+                          "weights": list(WEIGHT_NAMES), **({"inner_seeds": list(inner_seeds)} if inner_seeds else {}),
+                          **(config or {})})
+
+    def seeds_of(trial: int) -> list[int]:
+        return list(inner_seeds) if inner_seeds else [seed + trial]
+
     trials = log.read()
     bar = tqdm(total=budget, initial=len(trials), desc=f"{strategy} trials", disable=not progress)
     pool = _pool(workers)
@@ -172,7 +193,8 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
             size = min(q, budget - start) if start >= n_init else min(q, n_init - start)
             shared = [t for t in reuse if t.get("kind") == "sobol" and t["trial"] == start]
             if start < n_init and shared:
-                if not np.allclose(shared[0]["u"], sobol_points(n_init, dim, seed)[start]) or shared[0]["seed"] != seed + start:
+                if (not np.allclose(shared[0]["u"], sobol_points(n_init, dim, seed)[start])
+                        or shared[0]["seeds"] != seeds_of(start)):
                     raise ValueError(f"cannot reuse trial {start}: its Sobol point or seed differs from this study's "
                                      "(another seed or n_init?); pass reuse=() to run the design again")
                 trials.append({**shared[0], "reused": True})
@@ -186,7 +208,8 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
             else:
                 done_u = np.array([t["u"] for t in trials])
                 points, kind = propose_bo(done_u, np.array([t["objective"] for t in trials]), size, seed + start), "bo"
-            specs = [{"trial": start + i, "weights": weights_dict(p), "seed": seed + start + i} for i, p in enumerate(points)]
+            specs = [{"trial": start + i, "weights": weights_dict(p), "seeds": seeds_of(start + i)}
+                     for i, p in enumerate(points)]
             for (spec, point), result in _evaluate_each(evaluate, list(zip(specs, points)), pool):
                 if not np.isfinite(result.get("objective", np.nan)):
                     raise ValueError(f"trial {spec['trial']} returned objective {result.get('objective')}; "

@@ -1,47 +1,101 @@
 """The dense-shaping studies: reward shapes compared under PPO (notebook 06) and one BO trial (notebook 07).
 
-Each run starts from the stack's SFT policy, trains on the stack's reward model (seed
-``preset.seed``) with the study's PPO config, and differs only in how R is spread over the tokens
-(and in the seed); every trained policy is evaluated on the same held-out prompts
-(:func:`rewardlab.rl.evaluation.evaluate_policy`). TRL's ``RLOOTrainer`` on the sequence reward runs
-beside them as the external reference.
+Each run starts from the stack's SFT policy and trains with the study's PPO config; arms differ
+only in the reward and how it is spread over the tokens. Two families of arms:
+
+* reward-model arms (``RM_ARMS``): the Bradley-Terry reward model's score R, spread by a shape of
+  :mod:`rewardlab.shaping.shapes`;
+* oracle arms (``ORACLE_ARMS``): the gold judge's own score, with credit of known quality
+  (:mod:`rewardlab.shaping.oracle`): the upper bound of what dense credit buys, and a dose ladder.
+
+Unit of replication: the **replicate** r = 0, 1, ...: PPO seed ``preset.seed + r`` and, for the
+reward-model arms, the reward model of seed ``reward_seeds[r mod k]`` (the k seeds notebook 02
+trains), so the contrasts average over reward models as well as PPO seeds. Every arm runs every
+replicate (paired contrasts). Every trained policy is evaluated on the same held-out prompts with
+the same sampling seed (:func:`rewardlab.rl.evaluation.evaluate_policy`), and during training every
+few steps (:class:`rewardlab.rl.trainer.Evaluation`). TRL's ``RLOOTrainer`` on the sequence reward
+runs beside them on a few seeds as the external reference.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from rewardlab.core.config import resolve_device
-from rewardlab.core.stats import mean_interval, per_unit
-from rewardlab.rl.evaluation import evaluate_policy
+from rewardlab.core.stats import per_unit
+from rewardlab.rl.evaluation import evaluate_policy, held_out_summary
 from rewardlab.rl.runs import Method, run_methods, torch_threads
-from rewardlab.rl.trainer import train_ppo
+from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
 from rewardlab.rl.trl_peers import train_with_trl_rloo
+from rewardlab.core.judges import word_credit
+from rewardlab.shaping.attribution import attribute
+from rewardlab.shaping.faithfulness import credit_spearman
+from rewardlab.shaping.oracle import oracle_credit, oracle_reward_fn
 from rewardlab.shaping.shapes import shaped_reward_fn
 from rewardlab.stack import Stack, shared_stack
 
 
-def run_grid(stack: Stack, shapes: Sequence[str], seeds: Sequence[int], *, with_rloo: bool = True,
-             progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """PPO (``preset.shaping.ppo``) for every (shape, seed) (:func:`rewardlab.rl.runs.run_methods`), plus TRL's
-    RLOO per seed as the external reference; returns (per-step log, per-run summary)."""
-    preset, reward_model, tokenizer = stack.preset, stack.reward_model(), stack.tokenizer
-    study = preset.shaping
+RM_ARMS = ("sparse", "uniform", "abc", "shap", "lime")
+ORACLE_NOISE = 1.0  # the noisy oracle arm's sigma, in units of oracle.credit_scale
+ORACLE_ARMS = {"oracle-sparse": ("sparse", 0.0), "oracle-gold": ("gold", 0.0), "oracle-shap": ("shap", 0.0),
+               "oracle-noisy": ("noisy", ORACLE_NOISE), "oracle-noise": ("noisy", math.inf)}
+# notebook 06's arms, declared with its claims: every arm a claim reads, and the zero-faithfulness end of the dose
+# ladder. Uniform (ABC without its attention) and oracle-noisy (the ladder's middle) cost one sparse arm each,
+# which the 30-minute budget of the notebook does not hold at 10 replicates; the library keeps them.
+STUDY_ARMS = ("sparse", "abc", "shap", "lime", "oracle-sparse", "oracle-gold", "oracle-shap", "oracle-noise")
 
-    def shape_method(shape):
-        return Method(lambda seed: shaped_reward_fn(shape, reward_model, tokenizer, seed=seed,
-                                                    shap_max_evals=study.shap_max_evals,
+
+def replicate_seeds(stack: Stack, replicates: int) -> list[int]:
+    """The PPO seeds of replicates 0 .. replicates - 1 (``preset.seed + r``)."""
+    return [stack.preset.seed + r for r in range(replicates)]
+
+
+def reward_seed_of(stack: Stack, seed: int) -> int:
+    """The reward-model seed of the replicate whose PPO seed is ``seed``: ``reward_seeds[r mod k]``."""
+    seeds = stack.reward_seeds
+    return seeds[(seed - stack.preset.seed) % len(seeds)]
+
+
+def study_methods(stack: Stack, arms: Sequence[str], credit_scale: float = 1.0) -> dict[str, Method]:
+    """A :class:`rewardlab.rl.runs.Method` per arm: a reward-model shape (``RM_ARMS``, on the replicate's reward
+    model) or an oracle credit (``ORACLE_ARMS``; ``credit_scale`` is the noisy arms' unit)."""
+    study, tokenizer = stack.preset.shaping, stack.tokenizer
+    unknown = [a for a in arms if a not in RM_ARMS and a not in ORACLE_ARMS]
+    if unknown:
+        raise ValueError(f"unknown arms {unknown}; choose from {list(RM_ARMS) + list(ORACLE_ARMS)}")
+
+    def rm_arm(shape):
+        return Method(lambda seed: shaped_reward_fn(shape, stack.reward_model(reward_seed_of(stack, seed)), tokenizer,
+                                                    seed=seed, shap_max_evals=study.shap_max_evals,
                                                     lime_num_samples=study.lime_num_samples,
                                                     shap_estimator=study.shap_estimator))
 
+    def oracle_arm(credit, noise):
+        return Method(lambda seed: oracle_reward_fn(credit, stack.judge, tokenizer, noise=noise, scale=credit_scale,
+                                                    seed=seed))
+
+    return {arm: rm_arm(arm) if arm in RM_ARMS else oracle_arm(*ORACLE_ARMS[arm]) for arm in arms}
+
+
+def run_grid(stack: Stack, arms: Sequence[str], replicates: int, *, credit_scale: float = 1.0,
+             evaluation: Evaluation | None = None, rloo_seeds: Sequence[int] = (),
+             progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PPO (``preset.shaping.ppo``) for every (arm, replicate) (:func:`rewardlab.rl.runs.run_methods`), plus TRL's
+    RLOO on ``rloo_seeds`` (reward model of the preset's seed) as the external reference; returns (per-step log,
+    per-run summary). The summary's proxy is the preset's reward model on the held-out responses."""
+    preset, reward_model, tokenizer = stack.preset, stack.reward_model(), stack.tokenizer
+    study = preset.shaping
+    for seed in replicate_seeds(stack, replicates) if set(arms) & set(RM_ARMS) else []:
+        stack.reward_model(reward_seed_of(stack, seed))  # loaded (or trained) here, not once per forked worker
     steps, summary = run_methods(preset, study.ppo, stack.policy, tokenizer, reward_model, stack.train_prompts,
-                                 stack.eval_prompts, stack.judge, {shape: shape_method(shape) for shape in shapes},
-                                 seeds, progress=progress)
+                                 stack.eval_prompts, stack.judge, study_methods(stack, arms, credit_scale),
+                                 replicate_seeds(stack, replicates), evaluation=evaluation, progress=progress)
     steps, summary = [steps], [summary]
-    for seed in seeds if with_rloo else []:
+    for seed in rloo_seeds:
         model, log, seconds = train_with_trl_rloo(preset, study.ppo, stack.policy, tokenizer, reward_model,
                                                   stack.train_prompts, seed=seed, gold_fn=stack.judge)
         steps.append(pd.DataFrame({"method": "trl_rloo", "seed": seed,
@@ -53,59 +107,120 @@ def run_grid(stack: Stack, shapes: Sequence[str], seeds: Sequence[int], *, with_
     return pd.concat(steps, ignore_index=True), pd.concat(summary, ignore_index=True)
 
 
-def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
-    """One inner run of the BO study (``preset.bo``): the mixture ``spec["weights"]`` with seed ``spec["seed"]``.
+def credit_faithfulness(stack: Stack, arms: Sequence[str], prompts: Sequence[str], responses: Sequence[str], *,
+                        credit_scale: float = 1.0, seed: int = 0) -> dict[str, float]:
+    """Mean over ``responses`` of the Spearman correlation of each dense arm's per-word credit with the gold word
+    credit (:func:`rewardlab.shaping.faithfulness.credit_spearman`): the dose of the dose-response. Reward-model
+    arms use the preset's reward model and the study's explainer settings; sparse and uniform credit no word."""
+    study, tokenizer = stack.preset.shaping, stack.tokenizer
+    credits = [word_credit(r) for r in responses]
+    out = {}
+    for arm in arms:
+        if arm in ("sparse", "uniform", "oracle-sparse"):
+            continue
+        if arm in ORACLE_ARMS:
+            credit, noise = ORACLE_ARMS[arm]
+            attributions = oracle_credit(credit, stack.judge, tokenizer, prompts, responses, noise=noise,
+                                         scale=credit_scale, rng=np.random.default_rng([seed, 22]))
+        else:
+            attributions = attribute({"abc": "attention"}.get(arm, arm), stack.reward_model(), tokenizer, prompts,
+                                     responses, max_evals=study.shap_max_evals, num_samples=study.lime_num_samples,
+                                     seed=seed, estimator=study.shap_estimator)
+        out[arm] = float(np.nanmean(credit_spearman(attributions, credits)))
+    return out
 
-    Objective: the AUC of the gold curve (mean gold reward of the rollouts over all steps), the
-    learning speed that shaping is meant to buy; the held-out final gold is returned beside it.
-    Runs with ``threads`` torch threads whether it runs in-process or in a worker, so a trial's
-    numbers do not depend on how many run at once. The stack is loaded once per process.
+
+def dose_slopes(values: dict[str, Sequence[float]], faithfulness: dict[str, float], baseline: str) -> np.ndarray:
+    """Per replicate r, the least-squares slope of the gain y_a,r = values[a][r] - values[baseline][r] against
+    the arms' faithfulness x_a, over the arms in ``faithfulness``: sum_a (x_a - xbar)(y_a,r - ybar_r) /
+    sum_a (x_a - xbar)^2. Needs two arms of different faithfulness."""
+    arms = list(faithfulness)
+    x = np.array([faithfulness[a] for a in arms], dtype=float)
+    if len(arms) < 2 or np.ptp(x) == 0:
+        raise ValueError(f"a slope needs at least two arms of different faithfulness; got {faithfulness}")
+    gains = np.array([values[a] for a in arms], dtype=float) - np.asarray(values[baseline], dtype=float)[None]
+    centred = x - x.mean()
+    return (centred[:, None] * (gains - gains.mean(0))).sum(0) / (centred ** 2).sum()
+
+
+def mixture_method(stack: Stack, weights: dict[str, float], study) -> Method:
+    """The BO study's arm for a mixture of explainer credits (``study`` = ``preset.bo``), on the preset's reward model."""
+    return Method(lambda seed: shaped_reward_fn("mixture", stack.reward_model(), stack.tokenizer, weights=weights,
+                                                shap_max_evals=study.shap_max_evals,
+                                                lime_num_samples=study.lime_num_samples,
+                                                shap_estimator=study.shap_estimator, seed=seed))
+
+
+def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
+    """One trial of the BO study (``preset.bo``): the mixture ``spec["weights"]``, one PPO run per seed of
+    ``spec["seeds"]``, trained as one stack.
+
+    Objective: the AUC of held-out gold (the mean of the evaluations every ``preset.shaping.eval_every``
+    steps on the held-out prompts with a fixed sampling seed), averaged over the seeds: the learning
+    speed that shaping is meant to buy. Runs with ``threads`` torch threads whether it runs in-process
+    or in a worker, so a trial's numbers do not depend on how many run at once. The stack is loaded
+    once per process.
     """
     stack, study = shared_stack(preset), preset.bo
+    seeds = list(spec["seeds"])
+    evaluation = Evaluation(stack.eval_prompts[: preset.shaping.eval_prompts], every=preset.shaping.eval_every)
     with torch_threads(threads):
-        reward_fn = shaped_reward_fn("mixture", stack.reward_model(), stack.tokenizer, weights=spec["weights"],
-                                     shap_max_evals=study.shap_max_evals, lime_num_samples=study.lime_num_samples,
-                                     shap_estimator=study.shap_estimator,
-                                     seed=spec["seed"])
-        result = train_ppo(study.ppo, stack.policy, stack.tokenizer, reward_fn, stack.train_prompts,
-                           seed=spec["seed"], name=f"mixture {spec['weights']}", gold_fn=stack.judge,
-                           device=resolve_device(preset), progress=False)
-        final = evaluate_policy(result.model, stack.tokenizer, stack.eval_prompts, stack.reward_model(), stack.judge,
-                                stack.policy, study.ppo.max_new_tokens, batch_size=preset.sampling.eval_batch_size)
-    gold = result.log["gold_reward"]
-    return {"objective": float(np.mean(gold)), "final_gold": final["gold"],
-            "final_naturalness_nll": final["naturalness_nll"], "seconds": float(np.sum(result.log["seconds"])),
-            "gold_curve": [float(g) for g in gold]}
+        reward_fn = mixture_method(stack, spec["weights"], study).reward_fn
+        results = train_ppo_seeds(study.ppo, stack.policy, stack.tokenizer, [reward_fn(s) for s in seeds],
+                                  stack.train_prompts, seeds=seeds, name=f"mixture {spec['weights']}",
+                                  gold_fn=stack.judge, device=resolve_device(preset), progress=False,
+                                  evaluation=evaluation)
+    curves = [[g for g in r.log["eval_gold"] if g == g] for r in results]  # the evaluated steps (NaN elsewhere)
+    auc = [float(np.mean(c)) for c in curves]
+    return {"objective": float(np.mean(auc)), "objective_by_seed": auc,
+            "final_gold": float(np.mean([c[-1] for c in curves])),
+            "seconds": float(sum(np.sum(r.log["seconds"]) for r in results)),
+            "gold_curve": [float(g) for g in np.mean(curves, axis=0)]}
 
 
-def dense_metrics(summary: pd.DataFrame, *, sft_gold: float, gold_threshold: float, ppo_steps: int,
-                  methods: Sequence[str]) -> dict:
-    """Notebook 06's metrics: per arm ``<name>_<method>`` (TRL's RLOO as ``trl_rloo_<name>``) and the per-seed
-    values the declared claims read (``auc_gold_by_seed``, ``final_gold_by_seed``, ``final_proxy_by_seed``).
+def confirm_mixtures(stack: Stack, candidates: dict[str, dict[str, float]], seeds: Sequence[int],
+                     progress: bool = True) -> pd.DataFrame:
+    """The BO study's confirmation: every candidate mixture on fresh ``seeds`` (``preset.bo.ppo``; a candidate's
+    seeds stacked), evaluated as the trials are; one row per (candidate, seed) with ``auc_eval_gold``, the
+    final evaluation (``final_*``) and seconds."""
+    preset = stack.preset
+    evaluation = Evaluation(stack.eval_prompts[: preset.shaping.eval_prompts], every=preset.shaping.eval_every)
+    methods = {name: mixture_method(stack, weights, preset.bo) for name, weights in candidates.items()}
+    steps, summary = run_methods(preset, preset.bo.ppo, stack.policy, stack.tokenizer, stack.reward_model(),
+                                 stack.train_prompts, stack.eval_prompts, stack.judge, methods, seeds,
+                                 evaluation=evaluation, progress=progress)
+    return summary.merge(held_out_summary(steps), on=["method", "seed"], how="left")
 
-    ``summary`` has one row per (method, seed) with the final evaluation, the learning speed
-    (:func:`rewardlab.rl.evaluation.learning_speed`) and the run's seconds.
+
+def dense_metrics(summary: pd.DataFrame, *, arms: Sequence[str], sft_gold: float, ppo_steps: int, eval_every: int,
+                  reward_models: int, faithfulness: dict[str, float], credit_scale: float) -> dict:
+    """Notebook 06's metrics. Per arm ``<metric>_<arm>`` means (TRL's RLOO as ``trl_rloo_<metric>``); per
+    replicate, for every arm, what the declared claims read (``<metric>_by_replicate``); the dose-response
+    (``dose_*``: each dense oracle arm's faithfulness and mean gain over sparse gold, and the per-replicate
+    slopes of :func:`dose_slopes`).
+
+    ``summary`` has one row per (arm, seed) with the final evaluation (``final_*``), the held-out curve
+    (:func:`rewardlab.rl.evaluation.held_out_summary`) and the run's seconds.
     """
-    metrics = {"gold_threshold": gold_threshold, "sft_final_gold": sft_gold, "seeds": int(summary["seed"].nunique()),
-               "ppo_steps": ppo_steps}
-    for method in methods:
+    replicates = sorted(int(s) for s in summary.loc[summary["method"].isin(arms), "seed"].unique())
+    metrics = {"replicates": len(replicates), "replicate_seeds": replicates, "ppo_steps": ppo_steps,
+               "eval_every": eval_every, "reward_models": reward_models, "sft_final_gold": sft_gold,
+               "credit_scale": credit_scale, "arms": list(arms)}
+    columns = [c for c in ("auc_eval_gold", "final_gold", "final_proxy", "trained_reward_final", "eval_gold_at_kl",
+                           "final_naturalness_nll", "final_kl", "seconds") if c in summary]
+    for method in [*arms, *(["trl_rloo"] if "trl_rloo" in set(summary["method"]) else [])]:
         runs = summary[summary["method"] == method]
-        seconds_per_step = runs["seconds"] / ppo_steps
-        values = {
-            "final_gold": runs["final_gold"].mean(), "final_gold_ci95": mean_interval(runs["final_gold"])[1],
-            "final_naturalness_nll": runs["final_naturalness_nll"].mean(),
-            "steps_to_threshold": runs["steps_to_threshold"].mean(),
-            "threshold_reached": int(runs["steps_to_threshold"].notna().sum()),
-            "seconds_to_threshold": (runs["steps_to_threshold"] * seconds_per_step).mean(),
-            "auc_gold": runs["auc_gold"].mean(), "auc_gold_ci95": mean_interval(runs["auc_gold"])[1],
-            "seconds_per_run": runs["seconds"].mean(),
-        }
-        if method != "trl_rloo":
-            values["reward_fn_share"] = float((runs["reward_seconds"] / runs["seconds"]).mean())
-        for name, value in values.items():  # the RLOO reference is recorded as trl_rloo_<name>
-            metrics[f"trl_rloo_{name}" if method == "trl_rloo" else f"{name}_{method}"] = value
-    # per-seed values of every arm (seeds in order), so each verdict can be recomputed from the metrics file
-    metrics["seed_ids"] = sorted(int(s) for s in summary["seed"].unique())
-    for column in ("auc_gold", "final_gold", "final_proxy"):
-        metrics[f"{column}_by_seed"] = per_unit(summary, column, methods)
+        for column in columns:
+            if runs[column].notna().any():
+                key = f"{column}_{method}" if method != "trl_rloo" else f"trl_rloo_{column}"
+                metrics[key] = float(runs[column].mean())
+    for column in columns:
+        if column != "seconds":
+            metrics[f"{column}_by_replicate"] = per_unit(summary[summary["method"].isin(arms)], column, arms)
+    values = metrics["auc_eval_gold_by_replicate"]
+    dose = {arm: x for arm, x in faithfulness.items() if arm in ORACLE_ARMS}
+    if "oracle-sparse" in values and len(dose) >= 2:
+        metrics["dose_faithfulness"] = dict(faithfulness)
+        metrics["dose_gain"] = {arm: float(np.mean(np.subtract(values[arm], values["oracle-sparse"]))) for arm in dose}
+        metrics["dose_slope_by_replicate"] = dose_slopes(values, dose, "oracle-sparse").tolist()
     return metrics
