@@ -63,7 +63,7 @@ def test_unknown_override_names_the_valid_fields_and_the_new_home_of_an_old_name
     ({"brme.calibration_fraction": 1.0}, "'brme.calibration_fraction' must lie strictly between 0 and 1"),
     ({"brme.anchor_weight": -0.5}, "'brme.anchor_weight' must be >= 0"),
     ({"robust.corrupt_head": 5}, "robust.corrupt_head must be one of the 5 BRME heads"),
-    ({"bo.init": 9}, "bo.init .* exceeds bo.trials"),
+    ({"bo.init": 17}, "bo.init .* exceeds bo.trials"),
     ({"rcfd.ppo.learning_rate": math.nan}, "'rcfd.ppo.learning_rate' must be a finite number"),
     ({"preferences.label_noise_tau": math.inf}, "'preferences.label_noise_tau' must be a finite number"),
 ])
