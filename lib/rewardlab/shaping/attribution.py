@@ -97,14 +97,13 @@ def context_length(model) -> int:
     return int(getattr(config, "n_positions", None) or config.max_position_embeddings)
 
 
-def encode_examples(model, tokenizer, prompts: Sequence[str], responses: Sequence[str],
-                    limit: int | None = None) -> list[Example]:
+def encode_examples(model, tokenizer, prompts: Sequence[str], responses: Sequence[str]) -> list[Example]:
     """Token ids of every pair, the response span, and each token's word; validates the input. ``model``
-    gives the context length a pair must fit (``limit`` when ``model`` is None)."""
+    gives the context length a pair must fit (None: no limit, for a judge that reads text)."""
     if isinstance(responses, str) or isinstance(prompts, str):
         raise TypeError("pass lists of prompts and responses; wrap a single string in a list")
     ids = encode_for_reward(tokenizer, prompts, responses)  # raises on empty responses / length mismatch
-    limit = context_length(model) if model is not None else (limit or float("inf"))
+    limit = context_length(model) if model is not None else float("inf")
     examples = []
     for i, (prompt, response, row) in enumerate(zip(prompts, responses, ids)):
         if len(row) > limit:
