@@ -82,6 +82,49 @@ def test_stage2_losses():
         B.brme_pair_losses(mu_c, sigma, mu_r, sigma, r1_c, r1_r, 1.0, loss="hinge")
 
 
+def test_a_flipped_pair_is_read_the_other_way_round():
+    mu_c, mu_r = torch.tensor([[1.0, 1.0]]), torch.tensor([[0.0, 0.0]])
+    sigma, r1_c, r1_r = torch.full((1, 2), 0.3), torch.tensor([1.0]), torch.tensor([0.0])
+    flip = torch.tensor([[False, True]])
+    losses = B.brme_pair_losses(mu_c, sigma, mu_r, sigma, r1_c, r1_r, anchor=0.5, flip=flip)
+    swapped = B.brme_pair_losses(mu_r, sigma, mu_c, sigma, r1_r, r1_c, anchor=0.5)
+    unflipped = B.brme_pair_losses(mu_c, sigma, mu_r, sigma, r1_c, r1_r, anchor=0.5)
+    assert losses[0, 0] == unflipped[0, 0] and losses[0, 1] == pytest.approx(swapped[0, 1].item())
+    assert losses[0, 1] > losses[0, 0]  # the flipped head is told the lower reward won
+
+
+def test_shards_give_each_prompt_to_one_head():
+    prompts = [f"p{i // 3}" for i in range(3000)]  # 1,000 prompts, three pairs each
+    w = B.shard_weights(prompts, 4, seed=0)
+    assert w.shape == (3000, 4) and torch.equal(w.sum(1), torch.ones(3000))
+    assert torch.equal(w[0::3], w[1::3]) and torch.equal(w[0::3], w[2::3])  # a prompt's pairs stay together
+    assert w.mean(0).tolist() == pytest.approx([0.25] * 4, abs=0.04)
+    assert torch.equal(w, B.shard_weights(prompts, 4, seed=0)) and not torch.equal(w, B.shard_weights(prompts, 4, seed=1))
+
+
+def test_flipped_labels_touch_only_the_noisy_heads():
+    flips = B.flipped_labels(20000, 3, noisy_heads=[1], fraction=0.35, seed=0)
+    assert flips.dtype == torch.bool and not flips[:, [0, 2]].any()
+    assert flips[:, 1].float().mean().item() == pytest.approx(0.35, abs=0.01)
+    assert not B.flipped_labels(100, 3, noisy_heads=[], fraction=0.35, seed=0).any()
+    with pytest.raises(ValueError, match="carry no signal"):
+        B.flipped_labels(10, 3, [0], 0.5, seed=0)
+    with pytest.raises(ValueError, match="must index"):
+        B.flipped_labels(10, 3, [3], 0.3, seed=0)
+
+
+def test_standardised_heads_share_the_stage1_scale(backbone):
+    brme = B.BRME(backbone, n_heads=3, hidden=8)
+    features = torch.randn(500, backbone.config.hidden_size)
+    stage1 = 2.0 + 0.5 * torch.randn(500)
+    B.standardise_heads(brme, features, stage1)
+    mu, sigma = brme.heads_forward(features)
+    assert torch.allclose(mu.mean(0), stage1.mean().expand(3), atol=1e-4)
+    assert torch.allclose(mu.std(0), stage1.std().expand(3), atol=1e-4)
+    raw = [head(features) for head in brme.heads]
+    assert torch.allclose(sigma, torch.stack([s for _, s in raw], 1) * brme.head_scale, atol=1e-6)  # sigma in the same units
+
+
 def test_bootstrap_weights():
     w = B.bootstrap_weights(5000, 3, seed=4)
     assert w.shape == (5000, 3) and w.mean().item() == pytest.approx(1.0, abs=0.05)
@@ -110,6 +153,20 @@ def test_training_is_deterministic_and_each_loss_behaves(smoke_policy, pairs, ba
     _, mse_log = Tr.train_brme(preset, tokenizer, backbone, pairs, seed=0, loss="reparameterised_mse")
     assert mse_log["mean_sigma"][-1] < 0.5 * mse_log["mean_sigma"][0]  # sigma collapses under the reparameterised MSE
     assert not any(p.requires_grad for p in model.reward_model.parameters())  # stage 2 leaves the backbone alone
+
+
+def test_a_noisy_head_learns_alone_from_its_flipped_labels(smoke_policy, pairs, backbone):
+    from rewardlab.core.presets import load_preset
+
+    tokenizer = smoke_policy[1]
+    preset = load_preset("tiny", smoke=True, brme={"heads": 3, "hidden": 8, "epochs": 10, "batch_size": 16})
+    stage1, calibration = Tr.split_for_calibration(pairs, 0.3, seed=0)
+    clean, _ = Tr.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
+    noisy, _ = Tr.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0, noisy_heads=[0], label_flip=0.45)
+    same = lambda k: all(torch.equal(a, b) for a, b in zip(clean.heads[k].state_dict().values(),
+                                                           noisy.heads[k].state_dict().values()))
+    assert same(1) and same(2) and not same(0)  # the heads' losses are separate: only head 0 saw flipped labels
+    assert torch.equal(clean.head_scale[1:], noisy.head_scale[1:]) and not torch.equal(clean.head_scale, noisy.head_scale)
 
 
 def test_cached_brme_round_trip(smoke_preset, smoke_policy, pairs):

@@ -108,7 +108,7 @@ def test_per_unit_keeps_seed_order_and_refuses_arms_on_other_seeds():
 def test_claims_json_is_written_atomically_and_the_notebook_table_reads_it(tmp_path, monkeypatch):
     monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path))
     _write(tmp_path, "04_bayesian_reward_ensembles",
-           {"accuracy_by_seed": {"BRME nominal": [0.64, 0.66, 0.65], "Bradley–Terry (all pairs)": [0.63, 0.64, 0.66]}})
+           {"accuracy_by_seed": {"BRME nominal": [0.64, 0.66, 0.65], "Bradley–Terry (same pairs)": [0.63, 0.64, 0.66]}})
     path = claims.write_claims()
     assert path == tmp_path / "claims.json" and not list(tmp_path.glob("*.tmp*"))
     table = claims.notebook_table("04_bayesian_reward_ensembles")

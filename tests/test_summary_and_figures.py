@@ -69,6 +69,17 @@ def test_summary_flags_runs_made_with_an_earlier_world_or_reward_model(tmp_path)
     assert all("`03` |" in r for r in rows if "Qiu" in r) and any("`04` (earlier world and reward model)" in r for r in rows)
 
 
+def test_a_brme_bump_flags_only_the_notebooks_built_on_the_brme(tmp_path):
+    from rewardlab.core.versions import current_versions
+
+    older = {**current_versions(), "brme": current_versions()["brme"] - 1}
+    for stem in ("03_tree_structured_preferences", "04_bayesian_reward_ensembles", "09_reward_robust_rlhf"):
+        (tmp_path / f"{stem}.metrics.json").write_text(json.dumps(
+            {"notebook": stem, "preset": "tiny", "seed": 0, "smoke": False, "metrics": {}, "versions": older}))
+    assert [stem for stem, _ in summary.outdated_runs(tmp_path)] == ["04_bayesian_reward_ensembles",
+                                                                      "09_reward_robust_rlhf"]
+
+
 def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("REWARDLAB_FIGURES_DIR", str(tmp_path / "figs"))

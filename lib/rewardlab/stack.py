@@ -94,15 +94,18 @@ class Stack:
         """One reward model per seed in :attr:`reward_seeds`."""
         return [self.reward_model(seed) for seed in self.reward_seeds]
 
-    def brme_and_logs(self, seed: int | None = None, loss: str = "preference"):
+    def brme_and_logs(self, seed: int | None = None, loss: str = "preference", noisy: bool = False):
+        """(BRME, stage-1 log, stage-2 log); ``noisy``: head ``robust.noisy_head`` learned from labels of which
+        ``robust.label_flip`` were flipped (the same stage 1 as the clean BRME of that seed)."""
         seed = self.preset.seed if seed is None else seed
-        if (seed, loss) not in self._brmes:
-            self._brmes[seed, loss] = load_brme(self.preset, self.tokenizer, self.train_pairs, seed=seed, loss=loss,
-                                                eval_dataset=self.heldout_pairs, progress=self.progress)
-        return self._brmes[seed, loss]
+        if (seed, loss, noisy) not in self._brmes:
+            noise = dict(noisy_heads=[self.preset.robust.noisy_head], label_flip=self.preset.robust.label_flip) if noisy else {}
+            self._brmes[seed, loss, noisy] = load_brme(self.preset, self.tokenizer, self.train_pairs, seed=seed, loss=loss,
+                                                       eval_dataset=self.heldout_pairs, progress=self.progress, **noise)
+        return self._brmes[seed, loss, noisy]
 
-    def brme(self, seed: int | None = None, loss: str = "preference"):
-        return self.brme_and_logs(seed, loss)[0]
+    def brme(self, seed: int | None = None, loss: str = "preference", noisy: bool = False):
+        return self.brme_and_logs(seed, loss, noisy)[0]
 
     @property
     def train_prompts(self) -> list[str]:

@@ -3,7 +3,13 @@
 Model. The stage-1 Bradley-Terry reward model's backbone gives h(x, y), the final hidden state
 at the last token of ``prompt + response + <eos>``; K heads map it to Gaussian rewards:
 
-    [mu_k, s_k] = MLP_k(h),    sigma_k = softplus(s_k) + SIGMA_FLOOR > 0,    r_k ~ N(mu_k, sigma_k^2).
+    [m_k, s_k] = MLP_k(h),    mu_k = a_k m_k + b_k,    sigma_k = a_k (softplus(s_k) + SIGMA_FLOOR) > 0,
+    r_k ~ N(mu_k, sigma_k^2).
+
+(a_k, b_k) is the per-head standardisation fixed after training (:func:`standardise_heads`): it gives
+every head's mean, on the training responses, the mean and sd of the stage-1 score, so the heads are
+on one scale (Bradley-Terry fixes a head only up to a shift; min_k mu_k across arbitrary shifts would
+mean nothing).
 
 Rewards read from the heads (per response):
 
@@ -53,6 +59,8 @@ class BRME(torch.nn.Module):
         self.reward_model = reward_model.eval().requires_grad_(False)
         width = reward_model.config.hidden_size
         self.heads = torch.nn.ModuleList(GaussianHead(width, hidden) for _ in range(n_heads))
+        self.register_buffer("head_scale", torch.ones(n_heads))  # a_k, b_k of the per-head standardisation
+        self.register_buffer("head_shift", torch.zeros(n_heads))
 
     @torch.no_grad()
     def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,9 +72,10 @@ class BRME(torch.nn.Module):
         return h, self.reward_model.score(h)[:, 0].float()
 
     def heads_forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu [B, K], sigma [B, K]) from backbone features."""
+        """(mu [B, K], sigma [B, K]) from backbone features, standardised per head."""
         outputs = [head(features) for head in self.heads]
-        return torch.stack([m for m, _ in outputs], 1), torch.stack([s for _, s in outputs], 1)
+        mu, sigma = torch.stack([m for m, _ in outputs], 1), torch.stack([s for _, s in outputs], 1)
+        return self.head_scale * mu + self.head_shift, self.head_scale * sigma
 
     def forward(self, input_ids, attention_mask):
         return self.heads_forward(self.features(input_ids, attention_mask)[0])
@@ -85,15 +94,65 @@ def reparameterised_mse(mu, sigma, target, generator: torch.Generator | None = N
 
 
 def brme_pair_losses(mu_c, sigma_c, mu_r, sigma_r, r1_c, r1_r, anchor: float, loss: str = "preference",
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """L_ki for a batch: [B, K] from per-head [B, K] means/stds and stage-1 rewards [B]."""
+                     generator: torch.Generator | None = None, flip: torch.Tensor | None = None) -> torch.Tensor:
+    """L_ki for a batch: [B, K] from per-head [B, K] means/stds and stage-1 rewards [B].
+
+    ``flip`` ([B, K] bool) reads those pairs with chosen and rejected swapped in term (a) (a head trained on
+    flipped labels); the anchor (b) ties each response to its own stage-1 score whatever the label.
+    """
     if loss == "preference":
         anchor_term = ((mu_c - r1_c[:, None]) ** 2 + (mu_r - r1_r[:, None]) ** 2) / 2
+        if flip is not None:
+            (mu_c, mu_r), (sigma_c, sigma_r) = oriented(flip, mu_c, mu_r), oriented(flip, sigma_c, sigma_r)
         return gaussian_preference_nll(mu_c, sigma_c, mu_r, sigma_r) + anchor * anchor_term
     if loss == "reparameterised_mse":
         return (reparameterised_mse(mu_c, sigma_c, r1_c[:, None], generator)
                 + reparameterised_mse(mu_r, sigma_r, r1_r[:, None], generator)) / 2
     raise ValueError(f"unknown BRME loss {loss!r}; choose one of {', '.join(LOSSES)}")
+
+
+def oriented(flip: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chosen, rejected) with the two swapped where ``flip`` is True."""
+    return torch.where(flip, rejected, chosen), torch.where(flip, chosen, rejected)
+
+
+@torch.no_grad()
+def standardise_heads(brme: BRME, features: torch.Tensor, stage1_reward: torch.Tensor) -> None:
+    """Set (a_k, b_k) so that mu_k on ``features`` has the mean and sd of ``stage1_reward`` (in place).
+
+    a_k = sd(r_1) / sd(m_k),  b_k = mean(r_1) - a_k mean(m_k): a moment match, not a regression onto
+    r_1 (which would shrink a noisy head towards the mean and hide its disagreement).
+    """
+    brme.head_scale.fill_(1.0)
+    brme.head_shift.zero_()
+    mu, _ = brme.heads_forward(features)
+    spread = mu.std(0)
+    if not torch.all(spread > 0):
+        raise ValueError("a BRME head gives the same mean for every training response; it cannot be standardised "
+                         "(train it longer or check its features)")
+    brme.head_scale.copy_(stage1_reward.std() / spread)
+    brme.head_shift.copy_(stage1_reward.mean() - brme.head_scale * mu.mean(0))
+
+
+def shard_weights(groups, n_heads: int, seed: int) -> torch.Tensor:
+    """[N, K] 0/1: every group (a prompt) goes to one head at random, so head k sees its own ~1/K of the data."""
+    ids = np.unique(np.asarray(groups), return_inverse=True)[1]
+    owner = np.random.default_rng(seed).integers(n_heads, size=ids.max() + 1)[ids]
+    return torch.as_tensor(owner[:, None] == np.arange(n_heads)[None, :], dtype=torch.float32)
+
+
+def flipped_labels(n_pairs: int, n_heads: int, noisy_heads, fraction: float, seed: int) -> torch.Tensor:
+    """[N, K] bool: True where head k reads pair i with its label flipped (a ``fraction`` of the pairs, for the
+    heads in ``noisy_heads`` only): an annotator that is wrong that often, for that head's data."""
+    if not 0.0 <= fraction < 0.5:
+        raise ValueError(f"the label-flip fraction must lie in [0, 0.5), got {fraction}; at 0.5 the labels carry no signal")
+    if any(not 0 <= k < n_heads for k in noisy_heads):
+        raise ValueError(f"noisy heads {list(noisy_heads)} must index the BRME's {n_heads} heads (0..{n_heads - 1})")
+    generator = torch.Generator().manual_seed(seed)
+    flips = torch.rand(n_pairs, n_heads, generator=generator) < fraction
+    keep = torch.zeros(n_heads, dtype=torch.bool)
+    keep[list(noisy_heads)] = True
+    return flips & keep
 
 
 def bootstrap_weights(n_pairs: int, n_heads: int, seed: int) -> torch.Tensor:

@@ -15,12 +15,9 @@ optimisation):  R_UWO = mean_k mu_k - penalty * std_k mu_k.
 
 Each is a sequence-level reward (one scalar per response, paid on the final action).
 
-Corruption. ``corrupt_heads`` negates the means of those heads. This is a head trained on
-flipped labels: the BRME losses, (a) Bradley-Terry on the pair and (b) the anchor onto the
-stage-1 reward r_1, are unchanged under (mu_k, labels, r_1) -> (-mu_k, flipped labels, -r_1)
-(a Bradley-Terry stage 1 on flipped labels learns -r_1), so such a head is distributed as the
-negation of a clean one, and its sigma, calibrated on its own flipped pairs, is unchanged: it is
-wrong and confident.
+An imperfect reward model. Notebook 09 also trains a BRME one of whose heads learned from labels of
+which ``robust.label_flip`` were flipped (:func:`rewardlab.brme.training.load_brme`, ``noisy_heads``): a
+noisier annotator, as real reward models have, rather than a negated head (an adversary).
 Written here: no library turns a multi-head reward ensemble into a PPO reward.
 """
 
@@ -57,7 +54,7 @@ class BRMEReward:
     """
 
     def __init__(self, brme, tokenizer, *, nominal_weight: float | None = None, penalty: float | None = None,
-                 corrupt_heads: Sequence[int] = (), batch_size: int = 256):
+                 batch_size: int = 256):
         if (nominal_weight is None) == (penalty is None):
             raise ValueError("give exactly one of nominal_weight= (robust mix: 1 nominal, 0 worst head) or "
                              "penalty= (mean - penalty * std of the heads)")
@@ -65,17 +62,12 @@ class BRMEReward:
             _check_nominal_weight(nominal_weight)
         if penalty is not None and penalty < 0:
             raise ValueError(f"penalty must be >= 0, got {penalty}")
-        n_heads = len(brme.heads)
-        if any(not 0 <= k < n_heads for k in corrupt_heads):
-            raise ValueError(f"corrupt_heads {list(corrupt_heads)} must index the BRME's {n_heads} heads (0..{n_heads - 1})")
-        self.corrupt_heads = sorted(set(corrupt_heads))
         self.brme, self.tokenizer, self.batch_size = brme, tokenizer, batch_size
         self.nominal_weight, self.penalty = nominal_weight, penalty
         self.last_heads: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         mu, sigma = head_predictions(self.brme, self.tokenizer, list(prompts), list(responses), self.batch_size)
-        mu[:, self.corrupt_heads] *= -1.0
         self.last_heads = (mu, sigma)
         if self.penalty is not None:
             return uncertainty_penalised_reward(mu, self.penalty)

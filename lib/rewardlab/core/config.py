@@ -124,7 +124,8 @@ class BRMEConfig:
     epochs: int = positive(40)
     batch_size: int = positive(256)  # pairs per step (the backbone is frozen: features are cached)
     learning_rate: float = positive(3e-3)
-    anchor_weight: float = nonnegative(1.0)  # weight of the MSE anchor of every head's mean to the stage-1 score
+    anchor_weight: float = nonnegative(0.0)  # MSE anchor of every head's mean to the stage-1 score; 1.0 made the heads copies (issue 23)
+    data: str = choice("shards", ("shards", "bootstrap"))  # which pairs each head learns from: a prompt shard, or a Poisson bootstrap
     calibration_fraction: float = fraction(0.2)  # share of training prompts kept from stage 1 to fit sigma
 
 
@@ -203,9 +204,16 @@ class RCfDConfig:
 
 @dataclass(frozen=True)
 class RobustConfig:
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40))  # longer, so a nominal-only run has room to over-optimise
+    # notebook 09: beta = 0 over 60 steps, so nominal RLHF is free to exploit its reward (a pilot: KL to SFT 70-110
+    # nats, naturalness NLL 7+ vs 2.3 at beta = 0.05) and the robust objective has something to resist; 32 responses
+    # a step keep the runs in budget
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=60, batch_size=32, minibatch_size=8, kl_coef=0.0))
+    seeds: int = positive(8)  # PPO seeds of every arm (the arms share them); the A/A arm uses as many others
     uwo_penalty: float = nonnegative(1.0)  # lambda of mean - lambda * std (Coste et al.)
-    corrupt_head: int = nonnegative(0)  # the head negated in the corruption experiment
+    noisy_head: int = nonnegative(0)  # the head trained with flipped labels in the label-noise experiment
+    label_flip: float = fraction(0.35)  # ... the share of its pairs (training and calibration) read with the label flipped
+    eval_every: int = positive(10)  # held-out evaluation of every run every this many steps (and at the last)
+    eval_prompts: int = positive(128)  # ... on the first this many held-out prompts
 
 
 @dataclass(frozen=True)
@@ -284,9 +292,11 @@ def validate(preset: Preset) -> Preset:
     if preset.bo.init > preset.bo.trials:
         raise ValueError(f"bo.init ({preset.bo.init}) exceeds bo.trials ({preset.bo.trials}); the Sobol design is "
                          "part of each strategy's budget")
-    if not preset.robust.corrupt_head < preset.brme.heads:
-        raise ValueError(f"robust.corrupt_head must be one of the {preset.brme.heads} BRME heads "
-                         f"(0..{preset.brme.heads - 1}), got {preset.robust.corrupt_head}")
+    if not preset.robust.noisy_head < preset.brme.heads:
+        raise ValueError(f"robust.noisy_head must be one of the {preset.brme.heads} BRME heads "
+                         f"(0..{preset.brme.heads - 1}), got {preset.robust.noisy_head}")
+    if not preset.robust.label_flip < 0.5:
+        raise ValueError(f"robust.label_flip ({preset.robust.label_flip}) must be below 0.5: at 0.5 the labels carry no signal")
     needed = world.prompt_words + world.max_response_words + 2
     if not sft.base and sft.n_positions < needed:
         raise ValueError(f"sft.n_positions ({sft.n_positions}) is shorter than bos + prompt + response + eos "

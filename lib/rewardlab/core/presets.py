@@ -53,7 +53,7 @@ SMOKE = Preset(
     bo=BOConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=2), trials=3, init=2, shap_max_evals=40,
                 lime_num_samples=16, confirm_seeds=2),
     rcfd=RCfDConfig(ppo=_SMOKE_PPO, bon_prompts=8, bon_max_n=4),
-    robust=RobustConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=6)),
+    robust=RobustConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=6), seeds=2, eval_every=2, eval_prompts=8),
 )
 
 _PAPER_PPO = PPOConfig(steps=200, learning_rate=1.41e-5)

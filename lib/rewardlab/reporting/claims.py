@@ -98,7 +98,7 @@ def evaluate(claims: list[Claim] = CLAIMS, directory: Path | None = None) -> lis
         tested = []
         for claim in family:
             base = {"id": claim.id, "paper": claim.paper, "claim": claim.words, "notebook": notebook,
-                    "contrast": claim.contrast, "direction": claim.direction,
+                    "contrast": _fill(claim.contrast, (run or {}).get("metrics", {})), "direction": claim.direction,
                     "unit": _fill(claim.unit, (run or {}).get("metrics", {})),
                     "margin": claim.margin, "margin_reason": claim.margin_reason,
                     "arm_key": ".".join(claim.arm),

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 from rewardlab.core.artifacts import atomic_write_text, repo_root, runs_dir
-from rewardlab.core.versions import current_versions
+from rewardlab.core.versions import builds_on, current_versions
 from rewardlab.reporting.claims import write_claims
 
 RULE = ("Each claim was declared in `rewardlab.reporting.claims` before its run: the paper's words, one primary contrast (arms, "
@@ -77,14 +77,14 @@ def outdated_runs(directory: Path) -> list[tuple[str, str]]:
     """(notebook, what changed) for each metrics file recorded with other versions than this checkout's."""
     now, rows = current_versions(), []
     for path in sorted(directory.glob("[0-9][0-9]_*.metrics.json")):
-        recorded = json.loads(path.read_text()).get("versions")
+        stem, recorded = path.name.split(".")[0], json.loads(path.read_text()).get("versions")
         if recorded is None:
-            rows.append((path.name.split(".")[0], "recorded before versions were (world v2, reward model v1)"))
+            rows.append((stem, "recorded before versions were (world v2, reward model v1)"))
             continue
         changed = [f"{name} v{recorded.get(name)} (now v{version})" for name, version in now.items()
-                   if recorded.get(name) != version]
+                   if recorded.get(name) != version and builds_on(stem, name)]
         if changed:
-            rows.append((path.name.split(".")[0], ", ".join(changed)))
+            rows.append((stem, ", ".join(changed)))
     return rows
 
 
