@@ -231,16 +231,21 @@ class ReviewGenerator:
         lo, hi = p.world.prompt_words + p.world.min_response_words, p.world.prompt_words + p.world.max_response_words
         while True:
             z = rng.uniform(-1, 1)
-            target = rng.integers(lo, hi + 1)
-            words: list[str] = []
-            while len(words) < target:
-                sentence = self._sentence(rng, z, opinion=not words)
-                if len(words) + len(sentence) <= hi:
-                    words += sentence
-                elif len(words) >= lo:
-                    break
-            if lo <= len(words) <= hi:
+            words = self.extend(rng, z, [], lo, hi)
+            if words is not None:
                 return words
+
+    def extend(self, rng: np.random.Generator, z: float, prefix: list[str], lo: int, hi: int) -> list[str] | None:
+        """``prefix`` and sentences of polarity z (the first an opinion when ``prefix`` is empty) up to a length
+        drawn in [lo, hi] words; None when the sentences drawn cannot land in that range (draw again)."""
+        target, words = rng.integers(lo, hi + 1), list(prefix)
+        while len(words) < target:
+            sentence = self._sentence(rng, z, opinion=not words)
+            if len(words) + len(sentence) <= hi:
+                words += sentence
+            elif len(words) >= lo:
+                break
+        return words if lo <= len(words) <= hi else None
 
 
 @dataclass
