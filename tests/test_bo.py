@@ -142,3 +142,20 @@ def test_fixed_specs_resume_and_keep_their_order(tmp_path):
     done = bo.run_specs(path, header, flaky, specs)
     assert calls == [5, 6, 6, 7]  # spec 0 was not run again
     assert [(t["trial"], t["seed"], t["objective"]) for t in done] == [(0, 5, 5.0), (1, 6, 6.0), (2, 7, 7.0)]
+
+
+def test_the_same_seed_gives_the_same_proposals_and_recommendation_whatever_ran_before(tmp_path):
+    import torch
+
+    def study(name):
+        trials = bo.run_study(tmp_path / f"{name}.jsonl", _objective, strategy="bo", budget=7, n_init=3, q=2, seed=5,
+                              progress=False)
+        u = np.array([t["u"] for t in trials])
+        return trials, bo.recommend(u, np.array([t["objective"] for t in trials]), seed=5)
+
+    first, first_pick = study("a")
+    torch.manual_seed(123), torch.rand(1000), np.random.seed(7)  # other draws in between must not leak in
+    second, second_pick = study("b")
+    assert [t["kind"] for t in first] == ["sobol"] * 3 + ["bo"] * 4
+    assert [t["u"] for t in first] == [t["u"] for t in second]  # every proposal, exactly
+    assert np.array_equal(first_pick, second_pick)

@@ -16,6 +16,16 @@ def test_there_are_notebooks():
     assert [p.name for p in NOTEBOOKS][:1] == ["01_review_world_and_sft.ipynb"]
 
 
+@pytest.mark.parametrize("argv, names", [(["--only", "42"], "no notebook numbered 42; available: 01"),
+                                         (["--preset", "huge"], "unknown preset 'huge'; valid presets:")])
+def test_reproduce_answers_bad_input_in_one_line(argv, names, capsys):
+    from rewardlab.reproduce import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"[reproduce] {names}") and err.count("\n") == 1 and "Traceback" not in err
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_source_notebook_is_clean(notebook):
     nb = nbformat.read(notebook, as_version=4)

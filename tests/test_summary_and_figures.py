@@ -66,7 +66,7 @@ def test_summary_flags_runs_made_with_an_earlier_world_or_reward_model(tmp_path)
     assert f"| `04_bayesian_reward_ensembles` | reward_model v1 (now v{now}) |" in text
     assert "| `05_token_attribution` | recorded before versions were" in text
     rows = [line for line in text.splitlines() if line.startswith("| Qiu") or line.startswith("| Yan")]
-    assert all("`03` |" in r for r in rows if "Qiu" in r) and any("`04` (earlier world and reward model)" in r for r in rows)
+    assert all("`03` |" in r for r in rows if "Qiu" in r) and any("`04` (made with earlier code)" in r for r in rows)
 
 
 def test_a_brme_bump_flags_only_the_notebooks_built_on_the_brme(tmp_path):

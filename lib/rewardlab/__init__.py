@@ -27,8 +27,12 @@ The map, bottom to top (a layer imports only from layers below it):
     stack = load_stack(load_preset("tiny"))
 """
 
-from rewardlab.core.config import Preset
-from rewardlab.core.presets import load_preset
+from rewardlab.core.kernels import pin_cpu_kernels
+
+pin_cpu_kernels()  # before anything imports torch: the same kernels, so the same numbers, on every x86 machine
+
+from rewardlab.core.config import Preset  # noqa: E402
+from rewardlab.core.presets import load_preset  # noqa: E402
 
 __all__ = ["Preset", "load_preset", "load_stack"]
 __version__ = "0.1.0"

@@ -139,8 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures-dir", type=Path, default=None, help="default: figures/")
     args = parser.parse_args(argv)
 
-    load_preset(args.preset)  # fail early, naming the valid presets
-    notebooks = discover(args.only or None)
+    try:  # bad input fails early, in one line that names the valid choices
+        load_preset(args.preset)
+        notebooks = discover(args.only or None)
+    except ValueError as problem:
+        print(f"[reproduce] {problem}", file=sys.stderr, flush=True)
+        return 2
     figures = Path(args.figures_dir or repo_root() / "figures")
     sources = sources_dir(args.output_dir or repo_root() / "papermill_runs")
     for notebook in notebooks:

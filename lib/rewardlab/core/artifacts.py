@@ -25,6 +25,8 @@ from typing import Callable
 
 from accelerate.state import PartialState
 
+from rewardlab.core.kernels import cpu_capability
+
 MANIFEST = "MANIFEST.json"
 
 
@@ -105,7 +107,9 @@ def verify(directory: Path) -> str | None:
 
 
 def entry_key(config: dict, version: int) -> str:
-    blob = json.dumps({"config": config, "version": version}, sort_keys=True, default=str)
+    """The cache key: a hash of the config, the version and the CPU kernels in use (artifacts built with other
+    kernels hold other numbers: :mod:`rewardlab.core.kernels`)."""
+    blob = json.dumps({"config": config, "version": version, "kernels": cpu_capability()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rewardlab.core.artifacts import atomic_write_text, runs_dir
+from rewardlab.core.provenance import provenance
 from rewardlab.core.versions import current_versions
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
@@ -39,7 +40,8 @@ def _jsonable(value, key: str):
 
 def record_metrics(notebook: str, preset, metrics: dict) -> Path:
     """Write ``<runs dir>/<notebook>.metrics.json``: the preset, its seed, the versions of the world and models
-    it was built with (:mod:`rewardlab.core.versions`) and the metrics. NaN -> null."""
+    it was built with (:mod:`rewardlab.core.versions`), the code that produced it (commit and a hash of the
+    library modules loaded: :mod:`rewardlab.core.provenance`) and the metrics. NaN -> null."""
     if not NOTEBOOK_NAME.match(notebook):
         raise ValueError(f"notebook {notebook!r} must be a notebook stem like '01_review_world_and_sft'")
     payload = {
@@ -48,6 +50,7 @@ def record_metrics(notebook: str, preset, metrics: dict) -> Path:
         "seed": preset.seed,
         "smoke": preset.smoke,
         "versions": current_versions(),
+        **provenance(),
         "metrics": {str(k): _jsonable(v, str(k)) for k, v in metrics.items()},
     }
     return atomic_write_text(runs_dir() / f"{notebook}.metrics.json", json.dumps(payload, indent=2) + "\n")

@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 from rewardlab.core.artifacts import atomic_write_text, repo_root, runs_dir
+from rewardlab.core.provenance import source_hash
 from rewardlab.core.versions import builds_on, current_versions
 from rewardlab.reporting.claims import write_claims
 
@@ -38,8 +39,8 @@ def _number(value, digits: int = 3) -> str:
 
 def claim_row(record: dict, outdated: bool = False) -> str:
     """One markdown row of the claims table from one claims.json record (``outdated``: its run predates the
-    current world or reward model, see :func:`outdated_runs`)."""
-    mark = " (earlier world and reward model)" if outdated else ""
+    current world, models or library code it used, see :func:`outdated_runs`)."""
+    mark = " (made with earlier code)" if outdated else ""
     head = (f"| {record['paper']} | {record['claim']} | `{record['notebook'][:2]}`{mark} | {record['contrast']}; "
             f"{record['metric']} ")
     if record["verdict"] == "not run":
@@ -74,18 +75,29 @@ def run_times(directory: Path) -> list[tuple[str, float | None]]:
 
 
 def outdated_runs(directory: Path) -> list[tuple[str, str]]:
-    """(notebook, what changed) for each metrics file recorded with other versions than this checkout's."""
+    """(notebook, what changed) for each metrics file recorded with other versions than this checkout's, or
+    whose library modules (:mod:`rewardlab.core.provenance`) have changed since the run."""
     now, rows = current_versions(), []
     for path in sorted(directory.glob("[0-9][0-9]_*.metrics.json")):
-        stem, recorded = path.name.split(".")[0], json.loads(path.read_text()).get("versions")
+        stem, run = path.name.split(".")[0], json.loads(path.read_text())
+        recorded = run.get("versions")
         if recorded is None:
             rows.append((stem, "recorded before versions were (world v2, reward model v1)"))
             continue
         changed = [f"{name} v{recorded.get(name)} (now v{version})" for name, version in now.items()
                    if recorded.get(name) != version and builds_on(stem, name)]
+        code = run.get("library_modules")
+        if code is not None and source_hash(code) != run.get("library_hash"):
+            changed.append(f"library code changed since commit {str(run.get('commit'))[:12]}")
         if changed:
             rows.append((stem, ", ".join(changed)))
     return rows
+
+
+def untraced_runs(directory: Path) -> list[str]:
+    """The notebooks whose metrics file does not record the code that produced it (no ``library_hash``)."""
+    return [path.name.split(".")[0] for path in sorted(directory.glob("[0-9][0-9]_*.metrics.json"))
+            if "library_hash" not in json.loads(path.read_text())]
 
 
 def render(directory: Path | None = None, records: list[dict] | None = None) -> str:
@@ -110,11 +122,16 @@ def render(directory: Path | None = None, records: list[dict] | None = None) -> 
     total = sum(s for _, s in times if s)
     lines += [f"| **all** | **{total / 60:.1f}** |", ""]
     if outdated:
-        lines += ["## Runs produced with an earlier world or reward model", "",
+        lines += ["## Runs produced with earlier code, world or models", "",
                   "These notebooks' committed numbers (and their claims above) come from an earlier version of what "
                   "they stand on; they stay until the notebook is re-run (`python -m rewardlab.reproduce --only NN`).",
                   "", "| notebook | produced with |", "|---|---|"]
         lines += [f"| `{stem}` | {what} |" for stem, what in outdated] + [""]
+    untraced = untraced_runs(directory)
+    if untraced:
+        lines += ["## Runs that do not record their code", "",
+                  "These metrics files predate the commit and library hash that runs now record, so a later change "
+                  "to their code cannot be detected: " + ", ".join(f"`{stem}`" for stem in untraced) + ".", ""]
     return "\n".join(lines)
 
 

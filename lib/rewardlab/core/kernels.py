@@ -1,0 +1,43 @@
+"""One set of CPU kernels on every x86 machine, so that the same seed gives the same numbers on any of them.
+
+torch, MKL and oneDNN pick their kernels at start from the CPU they find: AVX-512 where it exists, AVX2
+otherwise. The kernels round differently, and PPO turns a difference in the 6th digit into other runs.
+Measured (issue 25): notebook 01 re-run on an AVX-512 machine trained an SFT policy whose final loss was
+1.998050 against the committed run's 1.998047, and every later number moved with it. Notebook 07's BO
+proposals and confirmation seeds all differed, although its BO is deterministic within a process
+(``tests/test_bo.py``). With the variables below set before torch loads, the same AVX-512 machine
+reproduced all 17 of the committed notebook 01 metrics exactly.
+
+``import rewardlab`` sets them with ``setdefault``, so a value already in the environment wins: for example
+``ATEN_CPU_CAPABILITY=avx512`` for speed, at the price of numbers that only the same kind of machine
+reproduces. The capability in effect is recorded with every run (:mod:`rewardlab.core.provenance`) and
+enters every artifact's cache key (:func:`rewardlab.core.artifacts.entry_key`), so artifacts built with
+other kernels are never mixed in.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import MutableMapping
+
+PINNED = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+          "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def pin_cpu_kernels(environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
+    """Set every :data:`PINNED` variable that is not set yet; returns the values in effect. Warns when torch
+    was imported before, since then its kernels were already chosen."""
+    if "torch" in sys.modules and any(name not in environ for name in PINNED):
+        warnings.warn("torch was imported before rewardlab, so its CPU kernels are not pinned and its numbers may "
+                      "differ from another machine's; import rewardlab first (or set the variables in "
+                      "rewardlab.core.kernels.PINNED in the environment)", stacklevel=3)
+    return {name: environ.setdefault(name, value) for name, value in PINNED.items()}
+
+
+def cpu_capability() -> str:
+    """The kernel family torch uses in this process (``AVX2``, ``AVX512``, ``DEFAULT``, ...)."""
+    import torch
+
+    return str(torch.backends.cpu.get_cpu_capability())

@@ -1,0 +1,35 @@
+"""The CPU kernels are pinned before torch loads, recorded with every run, and part of every cache key."""
+import subprocess
+import sys
+
+import pytest
+
+from rewardlab.core import artifacts, kernels
+
+
+def _capability(*imports: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    code = "; ".join([*imports, "import torch", "print(torch.backends.cpu.get_cpu_capability())"])
+    clean = {k: v for k, v in __import__("os").environ.items() if k not in kernels.PINNED}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**clean, **(env or {})},
+                          check=True, timeout=120)
+
+
+def test_import_rewardlab_pins_the_kernels_and_an_explicit_choice_wins():
+    assert _capability("import rewardlab").stdout.strip() in ("AVX2", "DEFAULT")  # DEFAULT on a CPU without AVX2
+    assert _capability("import rewardlab", env={"ATEN_CPU_CAPABILITY": "default"}).stdout.strip() == "DEFAULT"
+
+
+def test_pinning_only_fills_what_is_unset_and_warns_when_torch_came_first(monkeypatch):
+    environ = {"MKL_CBWR": "COMPATIBLE"}
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    assert kernels.pin_cpu_kernels(environ) == {**kernels.PINNED, "MKL_CBWR": "COMPATIBLE"}
+    monkeypatch.setitem(sys.modules, "torch", object())
+    with pytest.warns(UserWarning, match="torch was imported before rewardlab"):
+        kernels.pin_cpu_kernels({})
+    kernels.pin_cpu_kernels(dict(kernels.PINNED))  # all set by the caller: nothing to warn about
+
+
+def test_the_kernels_enter_the_cache_key(monkeypatch):
+    key = artifacts.entry_key({"a": 1}, 1)
+    monkeypatch.setattr(artifacts, "cpu_capability", lambda: "AVX512")
+    assert artifacts.entry_key({"a": 1}, 1) != key
