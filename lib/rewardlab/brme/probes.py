@@ -75,10 +75,3 @@ def gaussian_pair_probability(mu_a, sigma_a, mu_b, sigma_b) -> np.ndarray:
     """P(a > b) with Gaussian rewards integrated out: sigmoid((mu_a - mu_b) / sqrt(1 + pi/8 (sigma_a^2 + sigma_b^2)))."""
     scale = np.sqrt(1 + np.pi / 8 * (np.asarray(sigma_a) ** 2 + np.asarray(sigma_b) ** 2))
     return 1 / (1 + np.exp(-(np.asarray(mu_a) - np.asarray(mu_b)) / scale))
-
-
-def soft_label_nll(p_model, p_gold) -> float:
-    """Mean cross-entropy of pair probabilities against gold Bradley-Terry probabilities."""
-    p_model = np.clip(np.asarray(p_model, float), 1e-7, 1 - 1e-7)
-    p_gold = np.asarray(p_gold, float)
-    return float(np.mean(-(p_gold * np.log(p_model) + (1 - p_gold) * np.log(1 - p_model))))
