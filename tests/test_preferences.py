@@ -60,6 +60,18 @@ def test_draw_pairs_budget_spread_and_errors():
         P.draw_pairs(groups, 9, seed=0)
 
 
+def test_closest_first_draws_siblings_before_cousins_and_keeps_the_default_draw():
+    ids = ["0.0.0", "0.0.1", "0.1.0", "0.1.1", "1.0.0", "1.0.1", "1.1.0", "1.1.1"]
+    groups = [P.ResponseGroup(f"p{g}", [f"r{g}-{k}" for k in range(8)], ids) for g in range(5)]
+    close = P.draw_pairs(groups, 4 * 5 + 5, seed=3, closest_first=True)
+    depth = [P.shared_segments(ids[a], ids[b]) for _, a, b in close]
+    assert depth[:20] == [2] * 20  # the 4 sibling pairs of every prompt first ...
+    assert depth[20:] == [1] * 5  # ... then one cousin each
+    assert P.shared_segments("0.1.1", "0.1.0") == 2 and P.shared_segments("3", "5") == 0
+    assert P.draw_pairs(groups, 12, seed=3) == P.draw_pairs(groups, 12, seed=3, closest_first=False)
+    assert sorted(P.draw_pairs(groups, 12, seed=3)) != sorted(close[:12])
+
+
 def test_bradley_terry_labels_follow_the_model():
     gold_a, gold_b = np.full(20000, 0.1), np.zeros(20000)
     wins = P.bradley_terry_labels(gold_a, gold_b, tau=0.1, seed=0)

@@ -64,10 +64,20 @@ def test_calibration_refuses_what_it_cannot_calibrate_and_cuts_demonstrations_to
     prompts, demos = rcfd.positive_demonstrations(PROMPTS, DEMOS, lambda r: np.array([x.count("good") - x.count("bad")
                                                                                       for x in r], float), 1, max_words=2)
     assert (prompts, demos) == (["a", "a", "b"], DEMOS[:3])  # "bad plot" (cut to 2 words) is not positive
-    with pytest.raises(ValueError, match="lower rcfd_positive_threshold"):
+    with pytest.raises(ValueError, match="lower rcfd.positive_threshold"):
         rcfd.positive_demonstrations(PROMPTS, DEMOS, lambda r: np.zeros(len(r)), 1)
-    penalised = rcfd.length_penalized(_toy_terms()["good"], alpha=0.5)
-    assert penalised(["a", "a"], ["good good", "good film here now"]).tolist() == [1.0, -1.0]
+    with pytest.raises(ValueError, match="target must be 'prompt'"):
+        rcfd.CalibratedReward(_toy_terms(), PROMPTS, DEMOS, target="global")
+
+
+def test_the_constant_target_is_the_mean_over_all_demonstrations_for_every_prompt():
+    terms = {"good": _toy_terms()["good"]}
+    per_prompt = rcfd.CalibratedReward(terms, ["a", "a", "b"], ["good good", "good", "bad"])
+    constant = rcfd.CalibratedReward(terms, ["a", "a", "b"], ["good good", "good", "bad"], target="constant")
+    assert per_prompt.target_values(["a", "b"])[:, 0].tolist() == [1.5, 0.0]
+    assert constant.target_values(["a", "b", "unseen"])[:, 0].tolist() == [1.0, 1.0, 1.0]
+    # a response at the global mean is perfect under the constant target, off by 0.5 under prompt a's
+    assert constant(["a"], ["good"])[0] == 0.0 and per_prompt(["a"], ["good"])[0] < 0
 
 
 def test_a_demonstration_gets_the_maximum_reward_under_a_reward_model(smoke_preset, smoke_policy, smoke_world):

@@ -64,3 +64,21 @@ def test_bad_requests_name_the_fix(smoke_preset):
     single = D.demonstration_sets(smoke_preset, 5, 1, seed=0)
     with pytest.raises(ValueError, match="same number"):
         D.target_quality(single, VaderJudge())
+
+
+def test_the_study_keeps_whole_positive_sets_and_holds_out_other_reviews(smoke_preset, smoke_world):
+    judge, config = VaderJudge(), smoke_preset.rcfd
+    sets = D.demonstration_sets(smoke_preset, 12, 3, seed=1)
+    prompts, demos = D.positive_sets(sets, judge, 0.05, max_words=18)
+    means = {}
+    for prompt, demo in zip(sets["prompt"], sets["demonstration"]):
+        means.setdefault(prompt, []).append(float(judge([" ".join(demo.split()[:18])])[0]))
+    kept = {p for p, values in means.items() if np.mean(values) >= 0.05}
+    assert set(prompts) == kept and all(len([p for p in prompts if p == k]) == 3 for k in kept)
+    with pytest.raises(ValueError, match="lower rcfd.positive_threshold"):
+        D.positive_sets(sets, judge, 2.0)
+    study = D.study_demonstrations(smoke_preset, smoke_world, judge, eval_prompts=4, max_words=18)
+    train_prompts, eval_prompts = study["train"][0], study["eval"][0]
+    assert len(set(eval_prompts)) == 4 and len(eval_prompts) == 4 * config.demos_per_prompt
+    assert len(train_prompts) % config.demos_per_prompt == 0 and not set(train_prompts) & set(eval_prompts)
+    assert np.mean(judge(study["eval"][1])) > 0.05  # a "continue positively" task

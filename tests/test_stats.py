@@ -87,6 +87,9 @@ def test_holm_interval_excludes_zero_exactly_when_holm_rejects():
     (0.06, 0.30, "equal", 0.05, "opposite"),
     (0.05, 0.30, "equal", 0.05, "not resolved"),  # touching the margin from outside
     (-0.30, -0.06, "equal", 0.05, "opposite"),
+    (-0.30, 0.04, "not higher", 0.05, "reproduced"),  # non-inferiority: only the upper end matters
+    (-0.30, 0.05, "not higher", 0.05, "not resolved"),
+    (0.06, 0.30, "not higher", 0.05, "opposite"),
     (float("nan"), float("nan"), "higher", 0.05, "not resolved"),
 ])
 def test_verdict_rule_at_its_edges(low, high, direction, margin, expected):
@@ -107,6 +110,14 @@ def test_tost_p_value_agrees_with_the_interval_inside_the_margin():
     assert -0.05 < inside.low and inside.high < 0.05  # at level 1 - p the interval just touches the margin
     assert not (-0.05 < wider.low and wider.high < 0.05)
     assert stats.p_value(d, "equal", margin=0.001) > 0.5
+
+
+def test_non_inferiority_p_value_agrees_with_the_interval_below_the_margin():
+    d = np.array([0.01, -0.02, 0.015, 0.0, -0.01])
+    p = stats.p_value(d, "not higher", margin=0.05)
+    below, wider = stats.t_interval(d, 1 - p - 1e-6), stats.t_interval(d, 1 - p + 1e-6)
+    assert below.high < 0.05 <= wider.high  # at level 1 - p the interval's upper end just touches the margin
+    assert stats.p_value(d + 1.0, "not higher", margin=0.05) > 0.5
 
 
 def test_n_for_margin_reaches_the_margin_at_the_observed_spread():

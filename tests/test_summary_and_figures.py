@@ -16,19 +16,20 @@ from rewardlab.reporting.figures import save_figure  # noqa: E402
 def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them(tmp_path):
     metrics = {"largest_budget": 2000, "largest_budget_accuracy_by_seed": {"tree": [0.62, 0.63, 0.61, 0.64],
                                                                            "chain": [0.58, 0.60, 0.57, 0.61]},
-               "win_rate_by_seed": [0.40, 0.42, 0.41, 0.43], "bon_prompts": 100, "bon_n": 16}
+               "ppo_win_rate_tree_over_chain_by_seed": [0.40, 0.42, 0.41, 0.43], "eval_prompts": 100, "ppo_steps": 60,
+               "heldout_pairs": 6000}
     (tmp_path / "03_tree_structured_preferences.metrics.json").write_text(json.dumps(
         {"notebook": "03_tree_structured_preferences", "preset": "tiny", "seed": 0, "smoke": False, "metrics": metrics}))
     out = summary.write_summary(tmp_path)
     records = {r["id"]: r for r in json.loads((tmp_path / "claims.json").read_text())}
     text = out.read_text()
-    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| Qiu")}
-    accuracy = next(v for k, v in rows.items() if "equal labelling budget" in k)
+    rows = {line.split(" | ")[3].split(";")[0]: line for line in text.splitlines() if line.startswith("| Qiu")}
+    accuracy = rows["tree − chain reward model"]
     tree = records["qiu-tree-accuracy"]
     assert f"{tree['estimate']:+.3f} [{tree['low']:+.3f}, {tree['high']:+.3f}]" in accuracy
     assert "paired t, 97.5%" in accuracy or "paired t, 95.0%" in accuracy
     assert "largest budget (2000 pairs)" in accuracy and accuracy.endswith("| **reproduced** |")
-    assert next(v for k, v in rows.items() if "65%" in k).endswith("| **opposite** |")  # 41-43% < 50%
+    assert next(v for v in rows.values() if "65%" in v).endswith("| **opposite** |")  # 41-43% < 50%
     assert "not run: `python -m rewardlab.reproduce --only 06`" in text
     assert "Presets of these runs: `tiny`" in text and not list(tmp_path.glob(".*tmp"))
     assert "| `qiu-tree-win-rate` | 0.015 | a tenth of the paper's 15-point margin" in text
@@ -41,11 +42,11 @@ def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them
     with pytest.raises(ValueError, match="lacks the markers"):
         summary.write_summary(tmp_path, readme=readme)
     # a metrics file from an older notebook version names the missing per-seed values instead of failing
-    del metrics["win_rate_by_seed"]
+    del metrics["ppo_win_rate_tree_over_chain_by_seed"]
     (tmp_path / "03_tree_structured_preferences.metrics.json").write_text(json.dumps(
         {"notebook": "03", "preset": "tiny", "seed": 0, "smoke": True, "metrics": metrics}))
     text = summary.write_summary(tmp_path).read_text()
-    assert "win_rate_by_seed: missing from 03_tree_structured_preferences.metrics.json" in text
+    assert "ppo_win_rate_tree_over_chain_by_seed: missing from 03_tree_structured_preferences.metrics.json" in text
     assert "(smoke sizes" in text
 
 

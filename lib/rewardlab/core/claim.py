@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DIRECTIONS = ("higher", "lower", "equal")
+DIRECTIONS = ("higher", "lower", "equal", "not higher")
 GOLD_MARGIN = (0.05, "a tenth of the climb from the SFT policy (gold ≈ 0) to the gold threshold 0.5 that notebook 06 "
                      "declares as a policy that learned the task")
 
@@ -20,7 +20,9 @@ class Claim:
     notebook: str  # stem of the notebook whose metrics answer it
     contrast: str  # the arms in words, "a − b"
     metric: str  # what is measured, with the step or budget (``{key}`` is filled from the metrics)
-    direction: str  # "higher", "lower" (a − b is claimed above / below 0) or "equal" (the paper says they match)
+    # "higher", "lower" (a − b is claimed above / below 0), "equal" (the paper says they match) or "not higher"
+    # (non-inferiority where lower is better: a − b is claimed below +margin, a is not worse by more than the margin)
+    direction: str
     unit: str  # the unit of replication
     margin: float  # equivalence margin around 0, in the metric's units
     margin_reason: str

@@ -13,6 +13,7 @@ Stages and what each builds or runs::
     RunsConfig         the run grid: seeds, held-out prompts, worker processes
     ShapingConfig      dense shaping (notebook 06): explainer budgets inside PPO, its PPO config
     BOConfig           Bayesian optimisation of the shape (notebook 07), its inner PPO config
+    TreeConfig         chain vs tree preference pairs at equal budgets, then PPO on each (notebook 03)
     RCfDConfig         reward calibration from demonstrations (notebook 08), its PPO config
     RobustConfig       reward-robust RLHF against a BRME (notebook 09), its PPO config
 
@@ -194,10 +195,26 @@ class BOConfig:
 
 
 @dataclass(frozen=True)
+class TreeConfig:
+    # notebook 03: 4 pairs per prompt are all the sibling pairs of a depth-3, branching-2 tree, so the sibling arm
+    # can hold nothing but siblings at the chain's and the tree's budget and prompts
+    pairs_per_prompt: int = positive(4)
+    small_budget: int = positive(4000)  # labelled pairs of the smaller budget ...
+    large_budget: int = positive(16000)  # ... and of the larger, where the claims are read and PPO runs
+    seeds: int = study_size(5)  # replicates: each re-draws the pairs, labels, reward models and PPO seed (pools drawn once)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=50, batch_size=32, minibatch_size=8))  # PPO against each reward model
+
+
+@dataclass(frozen=True)
 class RCfDConfig:
-    ppo: PPOConfig = stage(PPOConfig)
-    positive_threshold: float = 0.05  # a demonstration is positive when its gold score is >= this (VADER's cut)
-    length_alpha: float = nonnegative(0.1)  # alpha of the length-penalised baseline R - alpha |y| (per word)
+    # notebook 08: 100 steps of 32 responses, where the beta = 0 reward curve has flattened (issue 24)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=100, batch_size=32, minibatch_size=8))
+    positive_threshold: float = 0.05  # a demonstration set is positive when its mean gold score is >= this (VADER's cut)
+    demo_prompt: str = choice("opening", ("opening", "words"))  # the prompt of a demonstration set (rcfd.demonstrations)
+    demos_per_prompt: int = positive(8)  # continuations of one review's opening: the per-prompt target averages them
+    train_sets: int = positive(2000)  # demonstration sets drawn for training (review world), before the positive filter
+    seeds: int = study_size(5)  # PPO seeds of every arm
+    tuning_seeds: int = study_size(2)  # separate seeds on which the KL baseline's beta is chosen (lowest A)
     bon_prompts: int = positive(128)  # held-out prompts of the best-of-n curve
     bon_max_n: int = positive(64)  # samples per prompt: best-of-n for n = 1, 2, 4, ..., this
 
@@ -234,6 +251,7 @@ class Preset:
     runs: RunsConfig = stage(RunsConfig)
     shaping: ShapingConfig = stage(ShapingConfig)
     bo: BOConfig = stage(BOConfig)
+    tree: TreeConfig = stage(TreeConfig)
     rcfd: RCfDConfig = stage(RCfDConfig)
     robust: RobustConfig = stage(RobustConfig)
 
@@ -284,11 +302,14 @@ def validate(preset: Preset) -> Preset:
         raise ValueError("world.validation_fraction + world.test_fraction must lie strictly between 0 and 1")
     if world.source == "imdb" and not world.dataset_name:
         raise ValueError("world.source='imdb' needs world.dataset_name (a Hub id or a local dataset path)")
-    for name in ("shaping", "bo", "rcfd", "robust"):  # every study that runs PPO owns its config
+    for name in ("shaping", "bo", "tree", "rcfd", "robust"):  # every study that runs PPO owns its config
         check_ppo(getattr(preset, name).ppo, f"{name}.ppo")
     if preset.runs.workers > 1 and preset.device != "cpu":
         raise ValueError(f"runs.workers={preset.runs.workers} runs PPO in forked processes, which needs device='cpu' "
                          f"(got {preset.device!r}); set runs.workers=1 on a GPU")
+    if preset.tree.small_budget > preset.tree.large_budget:
+        raise ValueError(f"tree.small_budget ({preset.tree.small_budget}) exceeds tree.large_budget "
+                         f"({preset.tree.large_budget}); swap them")
     if preset.bo.init > preset.bo.trials:
         raise ValueError(f"bo.init ({preset.bo.init}) exceeds bo.trials ({preset.bo.trials}); the Sobol design is "
                          "part of each strategy's budget")

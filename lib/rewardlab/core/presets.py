@@ -29,6 +29,7 @@ from rewardlab.core.config import (
     SamplingConfig,
     SFTConfig,
     ShapingConfig,
+    TreeConfig,
     WorldConfig,
     validate,
 )
@@ -52,7 +53,8 @@ SMOKE = Preset(
                           eval_prompts=8, rloo_seeds=1),
     bo=BOConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=2), trials=3, init=2, shap_max_evals=40,
                 lime_num_samples=16, confirm_seeds=2),
-    rcfd=RCfDConfig(ppo=_SMOKE_PPO, bon_prompts=8, bon_max_n=4),
+    tree=TreeConfig(small_budget=8, large_budget=16, seeds=2, ppo=_SMOKE_PPO),
+    rcfd=RCfDConfig(ppo=_SMOKE_PPO, demos_per_prompt=2, train_sets=12, seeds=2, tuning_seeds=1, bon_prompts=8, bon_max_n=4),
     robust=RobustConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=6), seeds=2, eval_every=2, eval_prompts=8),
 )
 
@@ -68,6 +70,7 @@ PAPER = Preset(
     runs=RunsConfig(workers=1),  # one GPU: runs one after another (forked workers do not survive CUDA)
     shaping=ShapingConfig(ppo=_PAPER_PPO, shap_max_evals=512, lime_num_samples=512),
     bo=BOConfig(ppo=dataclasses.replace(_PAPER_PPO, steps=20)),
+    tree=TreeConfig(ppo=_PAPER_PPO),
     rcfd=RCfDConfig(ppo=_PAPER_PPO, positive_threshold=0.0),  # positive-class logit > 0: the classifier's positive side
     robust=RobustConfig(ppo=dataclasses.replace(_PAPER_PPO, steps=40)),
 )

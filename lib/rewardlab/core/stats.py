@@ -16,7 +16,8 @@ can never disagree.
 **p-values** behind a verdict: the two-sided one-sample t test of d = 0 for a directional claim;
 for a claim of *equality* the two one-sided tests against ±margin (TOST), reported as
 2·max(p₋, p₊) so that, like the two-sided test, p < α exactly when the level-(1 − α) interval lies
-inside (−margin, +margin).
+inside (−margin, +margin); for *not higher* the one-sided test of d < +margin, doubled, so that
+p < α exactly when the level-(1 − α) interval ends below +margin.
 
 **Holm** across the m primary contrasts of one notebook: sort the p-values, p₍₁₎ ≤ … ≤ p₍ₘ₎;
 the k-th is tested at α/(m − k + 1) while every earlier one was rejected; from the first
@@ -32,7 +33,9 @@ taken at its level, 1 − α/(m − k + 1), so the interval excludes 0 exactly w
   equivalence (an interval inside (0, m) is "reproduced");
 * claimed *equality* (the paper says two things match): **equivalent** when −m < low and high < m
   (the claim holds); **opposite** when low > m or high < −m (they differ by more than the
-  margin); else **not resolved**.
+  margin); else **not resolved**;
+* claimed *not higher* (non-inferiority on a metric where lower is better: a is not worse than b
+  by more than m): **reproduced** when high < m; **opposite** when low > m; else **not resolved**.
 
 Inequalities are strict: an interval touching 0 has not established a sign, and one touching
 the margin is not inside it.
@@ -138,11 +141,15 @@ def p_value(interval_values, direction: str, margin: float = 0.0) -> float:
         mean = float(d.mean())
         if direction == "equal":
             return 0.0 if abs(mean) < margin else 1.0
+        if direction == "not higher":
+            return 0.0 if mean < margin else 1.0
         return 0.0 if mean != 0 else 1.0
     if direction == "equal":
         p_low = sps.ttest_1samp(d, -margin, alternative="greater").pvalue
         p_high = sps.ttest_1samp(d, margin, alternative="less").pvalue
         return float(min(1.0, 2 * max(p_low, p_high)))
+    if direction == "not higher":
+        return float(min(1.0, 2 * sps.ttest_1samp(d, margin, alternative="less").pvalue))
     return float(sps.ttest_1samp(d, 0.0).pvalue)
 
 
@@ -187,6 +194,8 @@ def verdict(low: float, high: float, direction: str, margin: float) -> str:
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return "not resolved"
     inside = -margin < low and high < margin
+    if direction == "not higher":
+        return "reproduced" if high < margin else "opposite" if low > margin else "not resolved"
     if direction == "equal":
         if inside:
             return "equivalent"

@@ -15,7 +15,8 @@ write is not paid; PPO runs it with beta = 0 (no KL sweep).
 
 Targets. A prompt with several demonstrations is calibrated against their mean reward: since
 E_d (R - R_d)^2 = (R - mean_d R_d)^2 + Var_d R_d, this is the objective of drawing one
-demonstration at random, without that noise. Demonstrations are cut to ``max_words`` (the
+demonstration at random, without that noise. ``target="constant"`` is the ablation that shows
+what the calibration per prompt adds: every prompt's target is the mean over all demonstrations. Demonstrations are cut to ``max_words`` (the
 policy's response budget) so the policy can reach their length and reward.
 
 Written here: TRL's trainers maximise a given reward; none calibrates against demonstrations.
@@ -55,11 +56,6 @@ def length_term(prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
     return np.array([len(r.split()) for r in responses], dtype=float)
 
 
-def length_penalized(term: RewardTerm, alpha: float) -> RewardTerm:
-    """The usual two-objective baseline R(x, y) - alpha |y| (alpha per word; its value must be tuned)."""
-    return lambda prompts, responses: term(prompts, responses) - alpha * length_term(prompts, responses)
-
-
 def truncate_words(texts: Sequence[str], max_words: int | None) -> list[str]:
     """Each text cut to its first ``max_words`` words (unchanged when None)."""
     return [" ".join(t.split()[:max_words]) if max_words else t for t in texts]
@@ -73,7 +69,7 @@ def positive_demonstrations(prompts: Sequence[str], demonstrations: Sequence[str
     cut = truncate_words(demonstrations, max_words)
     keep = np.flatnonzero(np.asarray(gold_fn(cut), dtype=float) >= threshold)
     if keep.size == 0:
-        raise ValueError(f"no demonstration scores >= {threshold} under the gold judge; lower rcfd_positive_threshold")
+        raise ValueError(f"no demonstration scores >= {threshold} under the gold judge; lower rcfd.positive_threshold")
     return [prompts[i] for i in keep], [demonstrations[i] for i in keep]
 
 
@@ -82,16 +78,21 @@ class CalibratedReward:
 
     ``terms`` maps a name to a :data:`RewardTerm`; ``prompts``/``demonstrations`` are the aligned
     columns of the training data. Built once: every term scores every demonstration, giving
-    ``demo_values`` [D, K], the per-prompt ``targets`` and the whitening ``scales``.
+    ``demo_values`` [D, K], the per-prompt ``targets`` and the whitening ``scales``. ``target="constant"``
+    calibrates every prompt, seen or not, against the mean over all demonstrations instead.
     """
 
     def __init__(self, terms: dict[str, RewardTerm], prompts: Sequence[str], demonstrations: Sequence[str],
-                 max_words: int | None = None):
+                 max_words: int | None = None, target: str = "prompt"):
+        if target not in ("prompt", "constant"):
+            raise ValueError(f"target must be 'prompt' (each prompt's demonstrations) or 'constant' (all of them), "
+                             f"got {target!r}")
         if not terms:
             raise ValueError("CalibratedReward needs at least one reward term, e.g. {'reward_model': ...}")
         if len(prompts) != len(demonstrations) or not prompts:
             raise ValueError(f"got {len(prompts)} prompts and {len(demonstrations)} demonstrations; pass the two "
                              "aligned, non-empty columns of the training split")
+        self.target = target
         self.names = list(terms)
         self.terms = dict(terms)
         self.demonstrations = truncate_words(demonstrations, max_words)
@@ -119,7 +120,10 @@ class CalibratedReward:
         return np.stack(columns, axis=1)
 
     def target_values(self, prompts: Sequence[str]) -> np.ndarray:
-        """The demonstrations' mean value of each term for each prompt, [N, K]."""
+        """The demonstrations' mean value of each term for each prompt, [N, K] (all demonstrations' mean when
+        ``target="constant"``)."""
+        if self.target == "constant":
+            return np.tile(self.demo_values.mean(axis=0), (len(prompts), 1))
         missing = [p for p in prompts if p not in self.targets]
         if missing:
             raise KeyError(f"prompt {missing[0]!r} has no demonstration ({len(missing)} such prompts); train on "

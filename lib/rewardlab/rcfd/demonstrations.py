@@ -43,6 +43,7 @@ import numpy as np
 
 from rewardlab.core.config import Preset
 from rewardlab.core.world import ReviewGenerator
+from rewardlab.rcfd.calibration import positive_demonstrations, truncate_words
 
 PROMPT_KINDS = ("opening", "words")
 
@@ -128,6 +129,51 @@ def prompt_share(prompts: Sequence[str], values) -> float:
     residual = values - (sums / np.maximum(sizes, 1))[ids]
     within = (residual ** 2).sum() / (len(values) - len(np.unique(ids)))
     return float(1 - within / values.var(ddof=1))
+
+
+def positive_sets(sets: datasets.Dataset, gold: Callable[[Sequence[str]], np.ndarray], threshold: float,
+                  max_words: int | None = None) -> tuple[list[str], list[str]]:
+    """The (prompt, demonstration) rows of the sets whose mean gold score (demonstrations cut to ``max_words``)
+    is >= ``threshold``: a "continue this review positively" task whose targets are set means."""
+    values = np.asarray(gold(truncate_words(sets["demonstration"], max_words)), float)
+    ids = np.asarray(sets["set"])
+    means = np.bincount(ids, values) / np.maximum(np.bincount(ids), 1)
+    keep = means[ids] >= threshold
+    if not keep.any():
+        raise ValueError(f"no demonstration set has a mean gold score >= {threshold}; lower rcfd.positive_threshold")
+    return ([p for p, k in zip(sets["prompt"], keep) if k], [d for d, k in zip(sets["demonstration"], keep) if k])
+
+
+def study_demonstrations(preset: Preset, world, gold: Callable[[Sequence[str]], np.ndarray], eval_prompts: int,
+                         max_words: int | None = None) -> dict[str, tuple[list[str], list[str]]]:
+    """The RCfD study's positive demonstrations, ``{"train": (prompts, demos), "eval": (prompts, demos)}``.
+
+    Review world: ``rcfd.train_sets`` demonstration sets of ``rcfd.demos_per_prompt`` continuations
+    (``rcfd.demo_prompt`` prompts, seed ``preset.seed``), the positive ones kept (:func:`positive_sets`);
+    the held-out sets come from seed ``preset.seed + 1`` (other reviews), the first ``eval_prompts``
+    positive ones whose prompt no training set has. Other worlds (IMDb) have one demonstration per review: the positive (prompt,
+    demonstration) pairs of the train and validation splits, at most ``eval_prompts`` held-out prompts.
+    """
+    config = preset.rcfd
+    if preset.world.source != "review_world":
+        out = {}
+        for key, split in (("train", "train"), ("eval", "validation")):
+            data = world.splits[split]
+            out[key] = positive_demonstrations(list(data["prompt"]), list(data["demonstration"]), gold,
+                                               config.positive_threshold, max_words)
+        chosen = set(list(dict.fromkeys(out["eval"][0]))[:eval_prompts])
+        out["eval"] = tuple(map(list, zip(*[(p, d) for p, d in zip(*out["eval"]) if p in chosen])))
+        return out
+    train = positive_sets(demonstration_sets(preset, config.train_sets, config.demos_per_prompt, preset.seed,
+                                             config.demo_prompt), gold, config.positive_threshold, max_words)
+    held = demonstration_sets(preset, 3 * eval_prompts, config.demos_per_prompt, preset.seed + 1, config.demo_prompt)
+    prompts, demos = positive_sets(held, gold, config.positive_threshold, max_words)
+    seen = set(train[0])  # an opening can recur across reviews: held-out prompts are ones PPO never trained on
+    chosen = set([p for p in dict.fromkeys(prompts) if p not in seen][:eval_prompts])
+    if len(chosen) < eval_prompts:
+        raise ValueError(f"only {len(chosen)} positive held-out sets of {eval_prompts} wanted; lower "
+                         "rcfd.positive_threshold or runs.eval_prompts")
+    return {"train": train, "eval": tuple(map(list, zip(*[(p, d) for p, d in zip(prompts, demos) if p in chosen])))}
 
 
 def main(argv: list[str] | None = None) -> int:

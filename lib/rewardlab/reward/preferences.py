@@ -52,11 +52,25 @@ def _distinct_pairs(group: ResponseGroup) -> list[tuple[int, int]]:
             if group.responses[a] != group.responses[b] and group.responses[a] and group.responses[b]]
 
 
-def draw_pairs(groups: Sequence[ResponseGroup], budget: int, seed: int) -> list[tuple[int, int, int]]:
+def shared_segments(node_a: str, node_b: str) -> int:
+    """How many leading segments two responses share: the common prefix of their node ids (tree leaves
+    ``"0.1.1"`` and ``"0.1.0"`` share 2; chain samples, whose ids are single numbers, share 0)."""
+    shared = 0
+    for x, y in zip(node_a.split("."), node_b.split(".")):
+        if x != y:
+            break
+        shared += 1
+    return shared
+
+
+def draw_pairs(groups: Sequence[ResponseGroup], budget: int, seed: int,
+               closest_first: bool = False) -> list[tuple[int, int, int]]:
     """``budget`` distinct unordered pairs ``(group, a, b)`` spread evenly over the groups.
 
-    Pairs of identical or empty responses are never drawn. A budget larger than the pool of
-    distinct pairs raises ValueError with the pool's size.
+    Within a group the pairs come in random order, or with ``closest_first`` the pairs sharing the most
+    leading segments first (a tree's siblings, then cousins; ties in random order). Pairs of identical or
+    empty responses are never drawn. A budget larger than the pool of distinct pairs raises ValueError
+    with the pool's size.
     """
     rng = np.random.default_rng(seed)
     pools = [_distinct_pairs(g) for g in groups]
@@ -65,6 +79,10 @@ def draw_pairs(groups: Sequence[ResponseGroup], budget: int, seed: int) -> list[
         raise ValueError(f"budget of {budget} pairs exceeds the {available} distinct pairs these "
                          f"{len(groups)} prompts offer; lower the budget or sample more responses")
     order = [list(rng.permutation(len(p))) for p in pools]
+    if closest_first:  # pop() takes from the end: the closest pairs go last, a stable sort keeps ties random
+        order = [sorted(o, key=lambda k, g=g: shared_segments(groups[g].node_ids[pools[g][k][0]],
+                                                              groups[g].node_ids[pools[g][k][1]]))
+                 for g, o in enumerate(order)]
     chosen: list[tuple[int, int, int]] = []
     while len(chosen) < budget:  # round-robin over prompts, so each prompt gets an equal share
         for g in rng.permutation(len(groups)):
