@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.rewardlab-installed
 PRESET ?= tiny
 BENCH_ARGS ?=
 
-.PHONY: setup test reproduce figures bench lab clean-artifacts
+.PHONY: setup test reproduce quick figures bench lab clean-artifacts
 
 setup: $(STAMP)
 
@@ -20,8 +20,15 @@ $(STAMP): pyproject.toml
 test: setup
 	$(PY) -m pytest
 
+# The study tier (PRESET=tiny): every notebook into papermill_runs/ and figures/, skipping finished notebooks
+# whose code is unchanged; REPRODUCE_ARGS=--force runs them all again.
+REPRODUCE_ARGS ?=
 reproduce: setup
-	$(PY) -m rewardlab.reproduce --preset $(PRESET)
+	$(PY) -m rewardlab.reproduce --preset $(PRESET) $(REPRODUCE_ARGS)
+
+# The quick teaching tier: the whole collection in minutes into quick_runs/ (git-ignored); verdicts underpowered.
+quick: setup
+	$(PY) -m rewardlab.reproduce --preset quick $(REPRODUCE_ARGS)
 
 # Redraw figures/ and rewrite papermill_runs/SUMMARY.md from the saved runs: no training.
 figures: setup

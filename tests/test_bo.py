@@ -159,3 +159,36 @@ def test_the_same_seed_gives_the_same_proposals_and_recommendation_whatever_ran_
     assert [t["kind"] for t in first] == ["sobol"] * 3 + ["bo"] * 4
     assert [t["u"] for t in first] == [t["u"] for t in second]  # every proposal, exactly
     assert np.array_equal(first_pick, second_pick)
+
+
+def test_proposals_do_not_depend_on_the_order_in_which_a_batch_finishes(tmp_path, monkeypatch):
+    """Issue 25: with two workers the q trials of a batch finish in either order; the GP used to see them in
+    that order, so the same study proposed other points (notebook 07's best trial moved). Every proposal of a
+    study whose batches finish last-first equals the one whose batches finish first-first, and a batch cut
+    short after its second trial resumes to the same numbers."""
+    def last_first(evaluate, items, pool):  # as two workers may: the batch's last trial finishes first
+        yield from ((item, evaluate(item[0])) for item in reversed(items))
+
+    kwargs = dict(strategy="bo", budget=8, n_init=4, q=2, seed=3, progress=False)
+    first = bo.run_study(tmp_path / "a.jsonl", _objective, **kwargs)
+    monkeypatch.setattr(bo, "_evaluate_each", last_first)
+    second = bo.run_study(tmp_path / "b.jsonl", _objective, **kwargs)
+    assert [t["kind"] for t in first] == ["sobol"] * 4 + ["bo"] * 4
+    assert [t["u"] for t in first] == [t["u"] for t in second]  # every proposal, exactly
+    assert [t["objective"] for t in first] == [t["objective"] for t in second]
+
+    calls = []
+
+    def cut_after_trial_5(spec):  # the batch (4, 5) finishes 5 first, then the machine goes away
+        calls.append(spec["trial"])
+        if spec["trial"] == 4 and calls.count(4) == 1:
+            raise Interrupt
+        return _objective(spec)
+
+    with pytest.raises(Interrupt):
+        bo.run_study(tmp_path / "c.jsonl", cut_after_trial_5, **kwargs)
+    assert [json.loads(line)["trial"] for line in (tmp_path / "c.jsonl").read_text().splitlines()[1:]] == [0, 1, 2, 3, 5]
+    resumed = bo.run_study(tmp_path / "c.jsonl", cut_after_trial_5, **kwargs)
+    assert calls.count(5) == 1 and calls.count(4) == 2  # only the missing trial of the batch ran again
+    assert [t["u"] for t in resumed] == [t["u"] for t in first]
+    assert [t["objective"] for t in resumed] == [t["objective"] for t in first]

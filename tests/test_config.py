@@ -35,7 +35,7 @@ def test_overrides_nested_dotted_and_frozen():
 
 
 def test_unknown_preset_names_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown preset 'huge'.*paper, smoke, tiny"):
+    with pytest.raises(ValueError, match="unknown preset 'huge'.*paper, powered, quick, smoke, tiny"):
         load_preset("huge")
 
 

@@ -249,3 +249,49 @@ def test_held_out_summary_reads_the_evaluations_and_interpolates_gold_at_a_kl():
     assert np.isnan(gold_at_kl([1.0, 3.0], [0.2, 0.6], 5.0)) and np.isnan(gold_at_kl([1.0], [0.2], 0.5))
     with pytest.raises(ValueError, match="no evaluation at step 3"):
         held_out_summary(steps, at_steps=[3])
+
+
+def test_an_interrupted_grid_resumes_from_the_cache_with_identical_runs(ppo_setup, smoke_preset, monkeypatch):
+    """Issue 25: a grid stopped by Ctrl-C after its first job finished restores that job from the artifact cache
+    and trains only the rest; every number equals an uninterrupted, uncached grid's."""
+    from rewardlab.rl.runs import Method, grid_cache_key, run_methods
+
+    config, policy, tokenizer, prompts = ppo_setup
+    config = dataclasses.replace(config, steps=2)
+    reward_model = build_reward_model(smoke_preset, tokenizer, seed=1).eval()
+    preset = load_preset("smoke", **{"runs.workers": 1})  # in-process, so the test sees every reward call
+    calls = []
+
+    def counted(word, stop=False):
+        def reward_fn(seed):
+            calls.append((word, seed))
+            if stop:
+                raise KeyboardInterrupt  # Ctrl-C while the second job starts; the first has finished
+            return _count_reward(tokenizer, word)
+        return reward_fn
+
+    def methods(stop=False):
+        return {"the": Method(counted("the")), "a": Method(counted("a", stop), {"kl_coef": 0.0})}
+
+    gold = lambda responses: np.zeros(len(responses))  # noqa: E731
+    grid = dict(policy=policy, tokenizer=tokenizer, reward_model=reward_model, prompts=prompts,
+                eval_prompts=prompts[:4], gold_fn=gold, seeds=[0, 1], progress=False)
+    plain = run_methods(preset, config, methods=methods(), **grid)
+    with pytest.raises(KeyboardInterrupt):
+        run_methods(preset, config, methods=methods(stop=True), cache_key={"grid": "test"}, **grid)
+    calls.clear()
+    resumed = run_methods(preset, config, methods=methods(), cache_key={"grid": "test"}, **grid)
+    assert calls == [("a", 0), ("a", 1)]  # only the lost job ran again
+    timing = ["seconds", "reward_seconds"]
+    pd.testing.assert_frame_equal(plain[0].drop(columns=timing), resumed[0].drop(columns=timing))
+    pd.testing.assert_frame_equal(plain[1].drop(columns=timing), resumed[1].drop(columns=timing))
+    calls.clear()
+    again = run_methods(preset, config, methods=methods(), cache_key={"grid": "test"}, **grid)
+    assert calls == [] and again[1].equals(resumed[1])  # a finished grid comes back whole
+    other = run_methods(preset, dataclasses.replace(config, learning_rate=2e-4), methods=methods(),
+                        cache_key={"grid": "test"}, **grid)
+    assert len(calls) == 4 and not other[1].equals(resumed[1])  # another PPO config is another key
+    monkeypatch.delenv("REWARDLAB_NOTEBOOK_HASH", raising=False)
+    assert grid_cache_key("dense") is None  # no caching outside reproduce: edited cells are not hashed
+    monkeypatch.setenv("REWARDLAB_NOTEBOOK_HASH", "abc")
+    assert grid_cache_key("dense", rm=3) == {"grid": "dense", "notebook": "abc", "rm": 3}

@@ -82,14 +82,14 @@ def test_the_constant_target_is_the_mean_over_all_demonstrations_for_every_promp
 
 def test_a_demonstration_gets_the_maximum_reward_under_a_reward_model(smoke_preset, smoke_policy, smoke_world):
     from rewardlab.rl.rollouts import sample_rollout, token_reward_tensor
-    from rewardlab.reward.models import build_reward_model
+    from rewardlab.reward.models import build_reward_model, reward_function
 
     policy, tokenizer, _ = smoke_policy
     reward_model = build_reward_model(smoke_preset, tokenizer, seed=1).eval()
     train = smoke_world.splits["train"]
     prompts, demos = list(train["prompt"])[:20], list(train["demonstration"])[:20]
     keep = [i for i, p in enumerate(prompts) if prompts.count(p) == 1][:5]
-    reward = rcfd.CalibratedReward({"reward_model": rcfd.reward_model_term(reward_model, tokenizer),
+    reward = rcfd.CalibratedReward({"reward_model": reward_function(reward_model, tokenizer),
                                     "length": rcfd.length_term}, prompts, demos)
     at_demo = reward([prompts[i] for i in keep], [reward.demonstrations[i] for i in keep])
     assert at_demo == pytest.approx(np.zeros(len(keep)), abs=1e-6)

@@ -1,6 +1,17 @@
 """Run the notebooks headlessly with papermill: ``python -m rewardlab.reproduce``.
 
-    python -m rewardlab.reproduce [--preset tiny] [--smoke] [--only 01,03] [--output-dir DIR]
+    python -m rewardlab.reproduce [--preset tiny|quick|paper] [--smoke] [--only 01,03] [--force] [--output-dir DIR]
+
+Two tiers on one code path: ``--preset tiny`` (the default) is the study tier whose runs are committed in
+``papermill_runs/`` and ``figures/``; ``--preset quick`` is the teaching tier (the whole collection in minutes,
+verdicts underpowered), written into ``quick_runs/`` (figures in ``quick_runs/png/``), which git ignores; so is
+``powered_runs/``, where ``--preset powered`` (issue 22-24's sizes, about 4 hours) writes.
+
+Resuming: a notebook whose executed copy and metrics file are already in the output folder, made with the same
+preset and smoke setting, from the same notebook cells and the same library code
+(:func:`rewardlab.core.provenance.stale_reasons`) and the same world and model versions, is skipped; ``--force``
+runs it again. Inside a notebook, the PPO grids restore finished runs from the artifact cache
+(:func:`rewardlab.rl.runs.run_methods`), so a run killed part-way redoes only what was lost.
 
 Each notebook ``notebooks/NN_topic.ipynb`` is executed with the parameters ``PRESET`` and
 ``SMOKE`` injected into its ``parameters`` cell. The executed copy goes to
@@ -29,8 +40,13 @@ from pathlib import Path
 
 from rewardlab.core.artifacts import artifacts_root, atomic_write_text, repo_root
 from rewardlab.core.presets import load_preset
+from rewardlab.core.provenance import notebook_source_hash, stale_reasons
+from rewardlab.core.versions import builds_on, current_versions
 from rewardlab.reporting.figures import sources_dir
 from rewardlab.reporting.summary import repository_readme, write_summary
+
+QUICK_RUNS = "quick_runs"  # the teaching tier's own folder (git-ignored)
+OWN_FOLDERS = {"quick": QUICK_RUNS, "powered": "powered_runs"}  # presets whose runs stay out of papermill_runs/
 
 
 class NotebookFailed(RuntimeError):
@@ -53,6 +69,31 @@ def discover(only: str | list[str] | None = None, directory: Path | None = None)
     if missing:
         raise ValueError(f"no notebook numbered {', '.join(missing)}; available: {', '.join(sorted(numbers))}")
     return [numbers[w.zfill(2)] for w in wanted]
+
+
+def default_dirs(preset: str) -> tuple[Path, Path]:
+    """(runs folder, figures folder) of a preset: the quick tier's own folder, else the committed ones."""
+    if preset in OWN_FOLDERS:
+        return repo_root() / OWN_FOLDERS[preset], repo_root() / OWN_FOLDERS[preset] / "png"
+    return repo_root() / "papermill_runs", repo_root() / "figures"
+
+
+def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> str | None:
+    """Why ``notebook`` must run into ``output_dir``, or None when its finished run there is up to date."""
+    output_dir = Path(output_dir)
+    metrics_path = output_dir / f"{notebook.stem}.metrics.json"
+    if not (output_dir / notebook.name).exists() or not metrics_path.exists():
+        return "no finished run"
+    run = json.loads(metrics_path.read_text())
+    if (run.get("preset"), run.get("smoke")) != (preset, smoke):
+        return f"its run used preset {run.get('preset')!r} (smoke={run.get('smoke')})"
+    if not run.get("notebook_hash") or "library_hash" not in run:
+        return "its run does not record its code"
+    versions = run.get("versions") or {}
+    changed = [name for name, version in current_versions().items()
+               if versions.get(name) != version and builds_on(notebook.stem, name)]
+    reasons = [f"{name} version changed" for name in changed] + stale_reasons(run, notebook)
+    return "; ".join(reasons) or None
 
 
 def scrub_paths(text: str) -> str:
@@ -96,13 +137,15 @@ def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
     from papermill.exceptions import PapermillExecutionError  # local: see above
 
     notebook = Path(notebook).resolve()
-    output_dir = Path(output_dir or repo_root() / "papermill_runs").resolve()
-    figures_dir = Path(figures_dir or repo_root() / "figures").resolve()
+    runs_default, figures_default = default_dirs(preset)
+    output_dir = Path(output_dir or runs_default).resolve()
+    figures_dir = Path(figures_dir or figures_default).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / notebook.name
     params = {"PRESET": preset, "SMOKE": smoke, **(parameters or {})}
     env = {"REWARDLAB_RUNS_DIR": str(output_dir), "REWARDLAB_FIGURES_DIR": str(figures_dir),
-           "REWARDLAB_ROOT": str(repo_root()), "TQDM_MININTERVAL": "5"}
+           "REWARDLAB_ROOT": str(repo_root()), "TQDM_MININTERVAL": "5",
+           "REWARDLAB_NOTEBOOK_HASH": notebook_source_hash(notebook)}
     try:
         with _environment(**env):
             papermill.execute_notebook(
@@ -110,33 +153,36 @@ def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
                 kernel_name="python3", progress_bar=False, execution_timeout=timeout,
             )
     except PapermillExecutionError as error:
-        _finalise(output, notebook)
+        _finalise(output, notebook, output_dir)
         raise NotebookFailed(
             f"{notebook.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\npartial output kept in {output}"
         ) from None
-    _finalise(output, notebook)
+    _finalise(output, notebook, output_dir)
     return output
 
 
-def _finalise(output: Path, notebook: Path) -> None:
+def _finalise(output: Path, notebook: Path, output_dir: Path) -> None:
     """Make the executed copy portable: relative input/output paths, no absolute paths."""
     if not output.exists():
         return
     data = json.loads(output.read_text())
     meta = data.get("metadata", {}).get("papermill", {})
     meta["input_path"] = f"notebooks/{notebook.name}"
-    meta["output_path"] = f"papermill_runs/{output.name}"
+    where = Path(output_dir).resolve() / output.name
+    meta["output_path"] = (str(where.relative_to(repo_root().resolve())) if where.is_relative_to(repo_root().resolve())
+                           else scrub_paths(str(where)))
     atomic_write_text(output, scrub_paths(json.dumps(data, indent=1, ensure_ascii=False)) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rewardlab.reproduce", description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="tiny", help="preset name (tiny or paper)")
+    parser.add_argument("--preset", default="tiny", help="tiny (the study tier), quick (teaching), powered (4 h) or paper (GPU)")
     parser.add_argument("--smoke", action="store_true", help="smoke sizes: seconds per notebook")
     parser.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,03")
-    parser.add_argument("--output-dir", type=Path, default=None, help="default: papermill_runs/")
-    parser.add_argument("--figures-dir", type=Path, default=None, help="default: figures/")
+    parser.add_argument("--force", action="store_true", help="run notebooks whose finished run is up to date too")
+    parser.add_argument("--output-dir", type=Path, default=None, help="default: papermill_runs/ (quick: quick_runs/)")
+    parser.add_argument("--figures-dir", type=Path, default=None, help="default: figures/ (quick: quick_runs/png/)")
     args = parser.parse_args(argv)
 
     try:  # bad input fails early, in one line that names the valid choices
@@ -145,16 +191,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as problem:
         print(f"[reproduce] {problem}", file=sys.stderr, flush=True)
         return 2
-    figures = Path(args.figures_dir or repo_root() / "figures")
-    sources = sources_dir(args.output_dir or repo_root() / "papermill_runs")
+    runs_default, figures_default = default_dirs(args.preset)
+    output_dir, figures = Path(args.output_dir or runs_default), Path(args.figures_dir or figures_default)
+    sources = sources_dir(output_dir)
     for notebook in notebooks:
+        reason = "--force" if args.force else why_run(notebook, output_dir, args.preset, args.smoke)
+        if reason is None:
+            print(f"[reproduce] {notebook.name}: its run is up to date, skipped (--force runs it again)", flush=True)
+            continue
         start = time.perf_counter()
-        print(f"[reproduce] {notebook.name} (preset={args.preset}, smoke={args.smoke}) ...", flush=True)
+        print(f"[reproduce] {notebook.name} (preset={args.preset}, smoke={args.smoke}; {reason}) ...", flush=True)
         for old in [*figures.glob(f"{notebook.name[:2]}_*.png"), *figures.glob(f"{notebook.name[:2]}_*.svg"),
                     *sources.glob(f"{notebook.name[:2]}_*.pickle")]:
             old.unlink()
         try:
-            out = run_notebook(notebook, args.preset, args.smoke, args.output_dir, args.figures_dir)
+            out = run_notebook(notebook, args.preset, args.smoke, output_dir, figures)
         except NotebookFailed as failure:
             print(f"[reproduce] FAILED: {failure}", file=sys.stderr, flush=True)
             return 1
@@ -162,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{scrub_paths(str(out))}", flush=True)
     # the repository's own runs also refresh the README's claims table
     try:
-        summary = write_summary(args.output_dir, readme=repository_readme(args.output_dir))
+        summary = write_summary(output_dir, readme=repository_readme(output_dir))
     except ValueError as problem:  # a README without the table's markers: the runs stand, say so
         print(f"[reproduce] README not updated: {problem}", file=sys.stderr, flush=True)
         return 0

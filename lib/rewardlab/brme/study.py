@@ -23,7 +23,8 @@ from rewardlab.brme.ensemble import nominal_reward, worst_head_reward
 from rewardlab.brme.robust import BRMEReward
 from rewardlab.core.stats import format_pm, mean_interval, paired_t_interval, per_unit
 from rewardlab.rl.evaluation import peak_to_final_drop
-from rewardlab.rl.runs import Method, run_methods
+from rewardlab.reward.models import state_fingerprint
+from rewardlab.rl.runs import Method, grid_cache_key, run_methods
 from rewardlab.rl.trainer import Evaluation
 from rewardlab.stack import Stack
 
@@ -71,7 +72,9 @@ def run_robust(stack: Stack, brme, weights: Sequence[float], seeds: Sequence[int
                             scores={"nominal": nominal})
     steps, summary = run_methods(preset, robust.ppo, stack.policy, tokenizer, stack.reward_model(), stack.train_prompts,
                                  stack.eval_prompts, stack.judge, robust_methods(stack, brme, weights, uwo), seeds,
-                                 track=track, evaluation=evaluation, progress=progress)
+                                 track=track, evaluation=evaluation, progress=progress,
+                                 cache_key=grid_cache_key("robust", brme=state_fingerprint(brme), weights=list(weights),
+                                                          uwo=uwo))
     curves = {key: run.dropna(subset=["eval_gold"])["eval_gold"].to_numpy() for key, run in steps.groupby(["method", "seed"])}
     summary["drop"] = [peak_to_final_drop(curves[m, s], window=1) for m, s in zip(summary["method"], summary["seed"])]
     summary["peak_gold"] = [float(np.max(curves[m, s])) for m, s in zip(summary["method"], summary["seed"])]

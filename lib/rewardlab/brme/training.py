@@ -41,7 +41,6 @@ notebook's comparison).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -66,7 +65,7 @@ from rewardlab.core import artifacts
 from rewardlab.core.config import Preset, resolve_device
 from rewardlab.core.policy import set_seed
 from rewardlab.core.versions import BRME_VERSION
-from rewardlab.reward.models import dataset_fingerprint, load_reward_model, unique_texts
+from rewardlab.reward.models import dataset_fingerprint, load_reward_model, state_fingerprint, unique_texts
 from rewardlab.reward.preferences import check_preference_dataset
 
 
@@ -221,7 +220,7 @@ def load_brme(preset: Preset, tokenizer, train_dataset, seed: int = 0, loss: str
                                                  eval_dataset=eval_dataset, progress=progress)
     noisy_heads = sorted(set(noisy_heads)) if label_flip > 0 else []
     config = preset.key("brme", seed=seed, loss=loss, data=dataset_fingerprint(train_dataset),
-                        stage1_state=_state_fingerprint(reward_model), noisy_heads=noisy_heads, label_flip=label_flip)
+                        stage1_state=state_fingerprint(reward_model), noisy_heads=noisy_heads, label_flip=label_flip)
 
     def build(folder):
         brme, log = train_brme(preset, tokenizer, reward_model, stage1_pairs, calibration_pairs, seed=seed, loss=loss,
@@ -232,12 +231,3 @@ def load_brme(preset: Preset, tokenizer, train_dataset, seed: int = 0, loss: str
     name = f"brme-{loss.replace('_', '-')}" + ("-noisy" if noisy_heads else "")
     path = artifacts.cached(preset, name, config, build, version=BRME_VERSION)
     return from_folder(path, resolve_device(preset)), stage1_log, json.loads((path / "brme_log.json").read_text())
-
-
-def _state_fingerprint(model) -> str:
-
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]

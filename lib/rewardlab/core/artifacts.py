@@ -130,6 +130,19 @@ def _launched_processes() -> int:
     return PartialState().num_processes if PartialState._shared_state else 1
 
 
+def lookup(preset, name: str, config: dict, version: int = 1) -> Path | None:
+    """The verified cache entry ``name`` for ``config`` if it exists, else None (a corrupted one is removed)."""
+    final = artifacts_root() / preset.name / f"{name}-{entry_key(config, version)}"
+    if not final.exists():
+        return None
+    problem = verify(final)
+    if problem is None:
+        return final
+    warnings.warn(f"artifact {final.name} is corrupted: {problem}; removing it", stacklevel=2)
+    shutil.rmtree(final)
+    return None
+
+
 def cached(preset, name: str, config: dict, build: Callable[[Path], object], version: int = 1) -> Path:
     """Path of the cache entry ``name`` for ``config``, building it with ``build(folder)`` if needed.
 

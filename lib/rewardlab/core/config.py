@@ -109,7 +109,7 @@ class RewardModelConfig:
     dropout: float = nonnegative(0.0)
     learning_rate: float = positive(1e-3)
     batch_size: int = positive(32)  # pairs per step
-    epochs: int = positive(2)  # two passes over prompt-grouped batches: 0.853 in 201 s, one ungrouped pass 0.851 in 255 s (issue 20)
+    epochs: int = positive(1)  # one pass over prompt-grouped batches, half the cost of two (0.854 in 196 s, issue 20): every reward model of the 90-minute study tier (issue 25)
     center_coefficient: float = nonnegative(0.0)  # TRL's center_rewards_coefficient; 0 = off
     seeds: int = study_size(3)  # reward models trained per study (seeds preset.seed, preset.seed + 1, ...)
     bon_prompts: int = study_size(200)
@@ -122,7 +122,7 @@ class RewardModelConfig:
 class BRMEConfig:
     heads: int = positive(5)
     hidden: int = positive(64)  # hidden width of each head's MLP
-    epochs: int = positive(40)
+    epochs: int = positive(10)  # the study tier (issue 25); 40 in issue 23's runs
     batch_size: int = positive(256)  # pairs per step (the backbone is frozen: features are cached)
     learning_rate: float = positive(3e-3)
     anchor_weight: float = nonnegative(0.0)  # MSE anchor of every head's mean to the stage-1 score; 1.0 made the heads copies (issue 23)
@@ -168,14 +168,15 @@ class RunsConfig:
 
 @dataclass(frozen=True)
 class ShapingConfig:
-    # notebook 06's PPO: 60 steps reach the plateau (a pilot: held-out gold 0.92 from step 45 on); 32 responses a
-    # step in 8-response minibatches keep 16 updates a step at about half the cost of 64, so that 10 replicates
-    # of 8 arms fit the notebook's 30 minutes
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=60, batch_size=32, minibatch_size=8))
+    # notebook 06's PPO: 32 responses a step in 8-response minibatches keep 16 updates a step at about half the cost
+    # of 64. The study tier (issue 25) runs 5 replicates of 40 steps, where the dense arms have climbed most of the
+    # way (issue 22's pilot: held-out gold 0.92 from step 45 on); issue 22's powered runs were 10 x 60 (the
+    # `powered` preset), 29 minutes of the study's 90
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40, batch_size=32, minibatch_size=8))
     shap_max_evals: int = positive(64)  # per-response SHAP budget inside PPO (attribution runs every step)
     lime_num_samples: int = positive(48)  # agrees 0.933 with converged LIME (benchmarks/RESULTS.md)
     shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)  # attribution.attribute's estimator in PPO
-    replicates: int = positive(10)  # notebook 06: (PPO seed, reward-model seed) replicates of every arm
+    replicates: int = positive(5)  # notebook 06: (PPO seed, reward-model seed) replicates of every arm
     eval_every: int = positive(5)  # held-out evaluation of every run every this many steps (and at the last)
     eval_prompts: int = positive(128)  # ... on the first this many held-out prompts (the final evaluation: all)
     rloo_seeds: int = nonnegative(2)  # TRL RLOO reference runs beside the grid
@@ -183,15 +184,15 @@ class ShapingConfig:
 
 @dataclass(frozen=True)
 class BOConfig:
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=20, batch_size=32, minibatch_size=8))  # the inner run of a trial
-    trials: int = positive(16)  # trials per strategy (BO, random search), the shared Sobol design included
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=15, batch_size=32, minibatch_size=8))  # the inner run of a trial
+    trials: int = positive(8)  # trials per strategy (BO, random search), the shared Sobol design included
     init: int = positive(4)  # Sobol trials shared by both strategies
     q: int = positive(2)  # proposals per round, evaluated at once
     shap_max_evals: int = positive(64)
     lime_num_samples: int = positive(64)
     shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)
     inner_seeds: int = positive(2)  # PPO runs per trial, the same seeds for every trial (common random numbers)
-    confirm_seeds: int = positive(10)  # fresh seeds of the confirmation runs
+    confirm_seeds: int = positive(6)  # fresh seeds of the confirmation runs
 
 
 @dataclass(frozen=True)
@@ -199,33 +200,34 @@ class TreeConfig:
     # notebook 03: 4 pairs per prompt are all the sibling pairs of a depth-3, branching-2 tree, so the sibling arm
     # can hold nothing but siblings at the chain's and the tree's budget and prompts
     pairs_per_prompt: int = positive(4)
-    small_budget: int = positive(4000)  # labelled pairs of the smaller budget ...
-    large_budget: int = positive(16000)  # ... and of the larger, where the claims are read and PPO runs
+    small_budget: int = positive(2000)  # labelled pairs of the smaller budget ...
+    large_budget: int = positive(8000)  # ... and of the larger, where the claims are read and PPO runs (16,000 in issue 24)
     seeds: int = study_size(5)  # replicates: each re-draws the pairs, labels, reward models and PPO seed (pools drawn once)
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=50, batch_size=32, minibatch_size=8))  # PPO against each reward model
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40, batch_size=32, minibatch_size=8))  # PPO against each reward model
 
 
 @dataclass(frozen=True)
 class RCfDConfig:
-    # notebook 08: 100 steps of 32 responses, where the beta = 0 reward curve has flattened (issue 24)
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=100, batch_size=32, minibatch_size=8))
+    # notebook 08: 50 steps of 32 responses in the study tier (issue 25); issue 24 ran 100, where the beta = 0 reward
+    # curve has flattened (RCfD's from about step 40)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=50, batch_size=32, minibatch_size=8))
     positive_threshold: float = 0.05  # a demonstration set is positive when its mean gold score is >= this (VADER's cut)
     demo_prompt: str = choice("opening", ("opening", "words"))  # the prompt of a demonstration set (rcfd.demonstrations)
     demos_per_prompt: int = positive(8)  # continuations of one review's opening: the per-prompt target averages them
     train_sets: int = positive(2000)  # demonstration sets drawn for training (review world), before the positive filter
-    seeds: int = study_size(5)  # PPO seeds of every arm
-    tuning_seeds: int = study_size(2)  # separate seeds on which the KL baseline's beta is chosen (lowest A)
+    seeds: int = study_size(4)  # PPO seeds of every arm
+    tuning_seeds: int = study_size(1)  # separate seeds on which the KL baseline's beta is chosen (lowest A)
     bon_prompts: int = positive(128)  # held-out prompts of the best-of-n curve
     bon_max_n: int = positive(64)  # samples per prompt: best-of-n for n = 1, 2, 4, ..., this
 
 
 @dataclass(frozen=True)
 class RobustConfig:
-    # notebook 09: beta = 0 over 60 steps, so nominal RLHF is free to exploit its reward (a pilot: KL to SFT 70-110
+    # notebook 09: beta = 0, so nominal RLHF is free to exploit its reward (a pilot over 60 steps: KL to SFT 70-110
     # nats, naturalness NLL 7+ vs 2.3 at beta = 0.05) and the robust objective has something to resist; 32 responses
-    # a step keep the runs in budget
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=60, batch_size=32, minibatch_size=8, kl_coef=0.0))
-    seeds: int = positive(8)  # PPO seeds of every arm (the arms share them); the A/A arm uses as many others
+    # a step, 5 seeds of 40 steps in the study tier (issue 25; issue 23 ran 8 of 60)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40, batch_size=32, minibatch_size=8, kl_coef=0.0))
+    seeds: int = positive(5)  # PPO seeds of every arm (the arms share them); the A/A arm uses as many others
     uwo_penalty: float = nonnegative(1.0)  # lambda of mean - lambda * std (Coste et al.)
     noisy_head: int = nonnegative(0)  # the head trained with flipped labels in the label-noise experiment
     label_flip: float = fraction(0.35)  # ... the share of its pairs (training and calibration) read with the label flipped

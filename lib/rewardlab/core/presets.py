@@ -1,6 +1,11 @@
-"""The named presets: ``tiny`` (the default), ``smoke`` and ``paper``; :func:`load_preset` picks one.
+"""The named presets: ``tiny`` (the default), ``quick``, ``smoke`` and ``paper``; :func:`load_preset` picks one.
 
-* ``tiny`` (default): the offline review world, built from scratch on a CPU in minutes.
+* ``tiny`` (default): the study tier. The offline review world, built from scratch on a CPU; the whole
+  collection in at most 90 minutes on the 2-core machine, each notebook in at most 30; its runs are committed.
+* ``quick``: the teaching tier. The same world and code at sizes where the whole collection runs in at most 15
+  minutes: every notebook runs and draws every figure, and every verdict is underpowered (its SUMMARY says so).
+* ``powered``: the study tier at the sizes issues 22-24 chose for power (10 x 60-step replicates in 06, 16,000
+  pairs in 03, ...), about 4 hours on the 2-core machine; written into ``powered_runs/``.
 * ``smoke``: the review world at sizes a test executes in seconds (``load_preset("tiny", smoke=True)``).
 * ``paper``: GPT-2 policy, IMDb prompts and demonstrations, a Hub sentiment classifier as the gold
   judge; meant for a GPU with Hub access.
@@ -58,6 +63,36 @@ SMOKE = Preset(
     robust=RobustConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=6), seeds=2, eval_every=2, eval_prompts=8),
 )
 
+_QUICK_PPO = PPOConfig(steps=15, batch_size=16, minibatch_size=8)
+QUICK = Preset(
+    name="quick",
+    sft=SFTConfig(steps=250),
+    preferences=PreferenceConfig(train_prompts=1500, train_pairs=8000, eval_prompts=300, eval_pairs=1500),
+    reward_model=RewardModelConfig(seeds=2, bon_prompts=48, bon_max_n=16, curve_points=4, probe_pairs=100),
+    brme=BRMEConfig(epochs=10),
+    attribution=AttributionConfig(responses=12, shap_max_evals=128, lime_num_samples=128),
+    runs=RunsConfig(seeds=2, eval_prompts=64),
+    shaping=ShapingConfig(ppo=dataclasses.replace(_QUICK_PPO, steps=20), replicates=2, eval_every=5, eval_prompts=32,
+                          rloo_seeds=0),
+    bo=BOConfig(ppo=dataclasses.replace(_QUICK_PPO, steps=6), trials=6, init=3, inner_seeds=1, confirm_seeds=2),
+    tree=TreeConfig(small_budget=1000, large_budget=2000, seeds=2, ppo=_QUICK_PPO),
+    rcfd=RCfDConfig(ppo=dataclasses.replace(_QUICK_PPO, steps=20), demos_per_prompt=4, train_sets=300, seeds=2,
+                    tuning_seeds=1, bon_prompts=32, bon_max_n=16),
+    robust=RobustConfig(ppo=dataclasses.replace(_QUICK_PPO, steps=15, kl_coef=0.0), seeds=2, eval_every=5,
+                        eval_prompts=32),
+)
+
+POWERED = Preset(
+    name="powered",
+    reward_model=RewardModelConfig(epochs=2),
+    brme=BRMEConfig(epochs=40),
+    shaping=ShapingConfig(ppo=PPOConfig(steps=60, batch_size=32, minibatch_size=8), replicates=10),
+    bo=BOConfig(ppo=PPOConfig(steps=20, batch_size=32, minibatch_size=8), trials=16, confirm_seeds=10),
+    tree=TreeConfig(small_budget=4000, large_budget=16000, ppo=PPOConfig(steps=50, batch_size=32, minibatch_size=8)),
+    rcfd=RCfDConfig(ppo=PPOConfig(steps=100, batch_size=32, minibatch_size=8), seeds=5, tuning_seeds=2),
+    robust=RobustConfig(ppo=PPOConfig(steps=60, batch_size=32, minibatch_size=8, kl_coef=0.0), seeds=8),
+)
+
 _PAPER_PPO = PPOConfig(steps=200, learning_rate=1.41e-5)
 PAPER = Preset(
     name="paper", device="cuda",
@@ -75,7 +110,7 @@ PAPER = Preset(
     robust=RobustConfig(ppo=dataclasses.replace(_PAPER_PPO, steps=40)),
 )
 
-PRESETS: dict[str, Preset] = {"tiny": TINY, "smoke": SMOKE, "paper": PAPER}
+PRESETS: dict[str, Preset] = {"tiny": TINY, "quick": QUICK, "powered": POWERED, "smoke": SMOKE, "paper": PAPER}
 
 
 def load_preset(name: str = "tiny", smoke: bool = False, **overrides) -> Preset:
@@ -92,7 +127,7 @@ def load_preset(name: str = "tiny", smoke: bool = False, **overrides) -> Preset:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}")
     if not isinstance(smoke, bool):
         raise ValueError(f"preset field 'smoke' must be bool, got {smoke!r} ({type(smoke).__name__})")
-    if smoke and name not in ("tiny", "smoke"):
+    if smoke and name not in ("tiny", "quick", "powered", "smoke"):
         raise ValueError(f"smoke sizes exist for the review world only; use load_preset('smoke') instead of "
                          f"load_preset({name!r}, smoke=True)")
     if "name" in overrides:

@@ -7,16 +7,21 @@ A metrics file records (:func:`rewardlab.reporting.metrics.record_metrics`)
 * ``library_modules``: every ``rewardlab`` module loaded in the process when the metrics were recorded,
   which is the library code the notebook used;
 * ``library_hash``: sha256 over those modules' names and source bytes (:func:`source_hash`);
-* ``cpu_kernels``: the kernel family torch used (``AVX2`` unless overridden: :mod:`rewardlab.core.kernels`).
+* ``cpu_kernels``: the kernel family torch used (``AVX2`` unless overridden: :mod:`rewardlab.core.kernels`);
+* ``notebook_hash``: sha256 of the notebook's cells (:func:`notebook_source_hash`), when ``rewardlab.reproduce``
+  ran it (it passes the hash in ``$REWARDLAB_NOTEBOOK_HASH``); None in an interactive kernel.
 
 ``SUMMARY.md`` recomputes the hash over the same modules with today's files. A mismatch means the library
 code the run used has changed since it ran, so the run is flagged until it is re-run. A change to a module
-the notebook never loaded does not flag it.
+the notebook never loaded does not flag it. :func:`stale_reasons` is the one test of "this run is out of
+date"; ``SUMMARY.md`` and ``reproduce``'s skipping of finished notebooks both use it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +73,32 @@ def git_commit(library: Path = LIBRARY) -> str | None:
     return commit + ("+changes" if changed else "")
 
 
+def notebook_source_hash(path: Path | str) -> str:
+    """sha256 over a notebook's code cells (their source; outputs, metadata and prose are left out): an edit to
+    the code changes it; re-running the notebook, or correcting its prose after a run (in the executed copy
+    alike), does not."""
+    cells = json.loads(Path(path).read_text()).get("cells", [])
+    blob = json.dumps(["".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code"], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def stale_reasons(run: dict, notebook: Path | str | None = None) -> list[str]:
+    """Why a metrics record ``run`` no longer describes what its code would produce now: the library modules
+    it loaded have changed, or (given the notebook's path, for a run that recorded it) the notebook has."""
+    reasons = []
+    code = run.get("library_modules")
+    if code is not None and source_hash(code) != run.get("library_hash"):
+        reasons.append(f"library code changed since commit {str(run.get('commit'))[:12]}")
+    recorded = run.get("notebook_hash")
+    if notebook is not None and recorded and Path(notebook).exists() and notebook_source_hash(notebook) != recorded:
+        reasons.append(f"notebook changed since commit {str(run.get('commit'))[:12]}")
+    return reasons
+
+
 def provenance() -> dict:
-    """``commit``, ``library_modules``, ``library_hash`` and ``cpu_kernels`` for a metrics file recorded now."""
+    """``commit``, ``library_modules``, ``library_hash``, ``cpu_kernels`` and ``notebook_hash`` for a metrics file recorded now."""
     from rewardlab.core.kernels import cpu_capability
 
     modules = loaded_modules()
     return {"commit": git_commit(), "library_modules": modules, "library_hash": source_hash(modules),
-            "cpu_kernels": cpu_capability()}
+            "cpu_kernels": cpu_capability(), "notebook_hash": os.environ.get("REWARDLAB_NOTEBOOK_HASH") or None}

@@ -28,7 +28,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rewardlab.reward.models import score
 
 RewardTerm = Callable[[Sequence[str], Sequence[str]], np.ndarray]  # (prompts, responses) -> one value each
 
@@ -43,12 +42,6 @@ def calibrated_reward(values, targets, scales) -> np.ndarray:
     if not np.all(scales > 0):
         raise ValueError(f"scales must be > 0, got {scales}")
     return -(((values - targets) / scales) ** 2).sum(axis=1)
-
-
-def reward_model_term(reward_model, tokenizer, batch_size: int = 256) -> RewardTerm:
-    """The reward model's score R(x, y) as a term."""
-    return lambda prompts, responses: np.asarray(score(reward_model, tokenizer, list(prompts), list(responses),
-                                                       batch_size), dtype=float)
 
 
 def length_term(prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:

@@ -310,3 +310,19 @@ def load_reward_model(preset: Preset, tokenizer, train_dataset, seed: int = 0, n
     path = artifacts.cached(preset, name, config, build, version=REWARD_MODEL_VERSION)
     model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="eager")
     return model.to(resolve_device(preset)).eval(), json.loads((path / "rm_log.json").read_text())
+
+
+def state_fingerprint(model) -> str:
+    """A short hash of a model's parameters and buffers: two models with equal fingerprints compute the same."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def reward_function(reward_model, tokenizer, batch_size: int = 256):
+    """The reward model as a reward: ``(prompts, responses) -> R(x, y)`` as floats, for PPO (``Method``) or a
+    calibrated reward's term (:mod:`rewardlab.rcfd.calibration`)."""
+    return lambda prompts, responses: np.asarray(score(reward_model, tokenizer, list(prompts), list(responses),
+                                                       batch_size), dtype=float)

@@ -12,14 +12,25 @@ stack or in what order: with ``workers`` > 1 every run, in a worker or not, uses
 thread. Workers are
 forked, not spawned, because a method's reward function is any closure over loaded models,
 which spawn would have to pickle.
+
+Resuming (issue 25): given a ``cache_key``, every finished job (a method and its stack of seeds) is stored in
+the artifact cache as soon as it finishes, and a later call with the same key restores it instead of training
+it again, so a grid killed part-way redoes only the jobs that were lost. A reward function is a closure, which
+cannot be hashed, so the caller's key must name what the rewards depend on; :func:`grid_cache_key` adds the
+notebook's cells, and the job's key adds the whole preset, the hash of every rewardlab module loaded, the PPO
+config, the method, its seeds and the prompts. :func:`grid_cache_key` returns None (no caching) outside
+``rewardlab.reproduce``, where the notebook's own code cannot be hashed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import multiprocessing
 import os
+import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -30,7 +41,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from rewardlab.core import artifacts
 from rewardlab.core.config import PPOConfig, Preset, resolve_device
+from rewardlab.core.provenance import loaded_modules, source_hash
 from rewardlab.rl.evaluation import evaluate_policy
 from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
 
@@ -50,7 +63,8 @@ _FORKED_JOBS: dict = {}  # what run_methods' workers inherit through fork (closu
 def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model, prompts: Sequence[str],
                 eval_prompts: Sequence[str], gold_fn: Callable, methods: dict[str, Method], seeds: Sequence[int], *,
                 per_response: bool = False, track: dict[str, Callable] | None = None,
-                evaluation: Evaluation | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                evaluation: Evaluation | None = None, progress: bool = True,
+                cache_key: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PPO for every (method, seed) from the same SFT policy; returns (per-step log, per-run summary).
 
     The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS``; the
@@ -59,33 +73,80 @@ def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model,
     seconds. ``track`` adds logged-only per-step means and ``evaluation`` held-out evaluations every few
     steps (``eval_*`` columns; see :func:`rewardlab.rl.trainer.train_ppo`).
     ``preset`` gives the worker count (``runs.workers``), the device and the evaluation batch size.
+    ``cache_key`` (see the module doc; :func:`grid_cache_key`): restore finished jobs from the artifact cache and
+    store each job as it finishes.
     """
     seeds = list(seeds)
     jobs = seed_stacks(list(methods), seeds, preset.runs.workers)
-    workers = min(preset.runs.workers, len(jobs))
+    results, keys = {}, {}
+    if cache_key is not None:
+        shared = _shared_key(cache_key, preset, ppo, prompts, eval_prompts, per_response, track, evaluation)
+        for index, (name, chunk) in enumerate(jobs):
+            keys[index] = {**shared, "method": name, "overrides": methods[name].overrides, "seeds": chunk}
+            found = artifacts.lookup(preset, "ppo-runs", keys[index], RUN_CACHE_VERSION)
+            if found is not None:
+                results.update(pickle.loads((found / "runs.pkl").read_bytes()))
+    todo = [(index, job) for index, job in enumerate(jobs) if not (index in keys and _restored(results, job))]
+    workers = min(preset.runs.workers, len(todo))
     _FORKED_JOBS.update(preset=preset, ppo=ppo, policy=policy, tokenizer=tokenizer, reward_model=reward_model,
                         prompts=prompts, eval_prompts=eval_prompts, gold_fn=gold_fn, methods=methods,
                         per_response=per_response, track=track, evaluation=evaluation,
                         threads=1 if preset.runs.workers > 1 else None)
-    results = {}
+
+    def finished(index: int, done: dict) -> None:
+        results.update(done)
+        if index in keys:
+            artifacts.cached(preset, "ppo-runs", keys[index], lambda folder: (folder / "runs.pkl").write_bytes(
+                pickle.dumps(done)), RUN_CACHE_VERSION)
+
     try:
-        with tqdm(total=len(jobs) * len(seeds), desc="runs", disable=not progress) as bar:
+        with tqdm(total=sum(len(job[1]) for _, job in todo), desc="runs", disable=not progress) as bar:
             if workers <= 1:
-                for job in jobs:
-                    results.update(_run_method(*job))
+                for index, job in todo:
+                    finished(index, _run_method(*job))
                     bar.update(len(job[1]))
             else:
                 with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_quiet_worker) as pool:
-                    futures = {pool.submit(_run_method, *job): len(job[1]) for job in jobs}
+                    futures = {pool.submit(_run_method, *job): (index, job) for index, job in todo}
                     for future in as_completed(futures):
-                        results.update(future.result())
-                        bar.update(futures[future])
+                        index, job = futures[future]
+                        finished(index, future.result())
+                        bar.update(len(job[1]))
     finally:
         _FORKED_JOBS.clear()
     order = [(seed, name) for seed in seeds for name in methods]
     return (pd.concat([results[job][0] for job in order], ignore_index=True),
             pd.DataFrame([results[job][1] for job in order]))
+
+
+RUN_CACHE_VERSION = 1  # bump when what a cached job holds changes
+
+
+def grid_cache_key(name: str, **extra) -> dict | None:
+    """A grid's cache key under ``rewardlab.reproduce``: the grid's ``name`` (unique within its notebook), the
+    notebook's cells (``$REWARDLAB_NOTEBOOK_HASH``) and ``extra`` (what the rewards depend on beyond the preset
+    and the library); None elsewhere, so an interactive session never restores runs its edited cells changed."""
+    notebook = os.environ.get("REWARDLAB_NOTEBOOK_HASH")
+    return {"grid": name, "notebook": notebook, **extra} if notebook else None
+
+
+def _restored(results: dict, job: tuple[str, list[int]]) -> bool:
+    return all((seed, job[0]) in results for seed in job[1])
+
+
+def _digest(texts) -> str:
+    return hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode()).hexdigest()
+
+
+def _shared_key(cache_key, preset, ppo, prompts, eval_prompts, per_response, track, evaluation) -> dict:
+    """What every job of a grid depends on besides its method and seeds (see the module doc)."""
+    return {**cache_key, "preset": dataclasses.asdict(preset), "library": source_hash(loaded_modules()),
+            "ppo": dataclasses.asdict(ppo), "prompts": _digest(prompts), "eval_prompts": _digest(eval_prompts),
+            "per_response": per_response, "track": sorted(track or {}),
+            "evaluation": None if evaluation is None else {"prompts": _digest(evaluation.prompts),
+                                                           "every": evaluation.every, "seed": evaluation.seed,
+                                                           "scores": sorted(evaluation.scores)}}
 
 
 def seed_stacks(methods: list[str], seeds: list[int], workers: int) -> list[tuple[str, list[int]]]:

@@ -21,8 +21,13 @@ Trial log: one JSON line per finished trial (its index, strategy, u, w, inner se
 extras), rewritten atomically (temporary file + rename) after each trial, under a header line that
 fixes the study (strategy, budget, seed, objective and the caller's config). An interrupted study
 resumes at the first missing trial; a line that does not parse raises, naming the file and line.
-Proposals depend on the finished trials, so a resumed batch may differ from the batch an
-uninterrupted run would have drawn; the Sobol and random points are indexed by trial and do not.
+
+Determinism: a proposal is a function of the seed, the batch's first trial index and the trials before
+it *in index order*. With ``workers > 1`` the q trials of a batch finish in whatever order the machine
+gives; before, the GP was fitted on the trials in the order they finished, so two runs of the same study
+proposed different points (issue 25: notebook 07's best trial moved from 3 to 5). Batches are fixed by
+index, so a batch cut short by an interruption is proposed again, identically, and only its missing
+trials run.
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ class TrialLog:
         self.path, self.header = Path(path), {"study": header}
 
     def read(self) -> list[dict]:
-        """The finished trials (sorted by index); [] for a new study. Raises on a foreign or corrupted file."""
+        """The finished trials (sorted by index; a batch cut short leaves a gap); [] for a new study. Raises on a foreign or corrupted file."""
         if not self.path.exists():
             return []
         lines = self.path.read_text().splitlines()
@@ -104,8 +109,9 @@ class TrialLog:
             raise ValueError(f"trial log {self.path} belongs to another study ({found} != {self.header}); "
                              "pass another path or delete the file")
         trials = sorted(records[1:], key=lambda r: r["trial"])
-        if [t["trial"] for t in trials] != list(range(len(trials))):
-            raise ValueError(f"trial log {self.path} has trials {[t['trial'] for t in trials]}; expected 0..{len(trials) - 1}")
+        indices = [t["trial"] for t in trials]
+        if len(set(indices)) != len(indices) or any(not isinstance(i, int) or i < 0 for i in indices):
+            raise ValueError(f"trial log {self.path} has trials {indices}; expected distinct indices 0, 1, ...")
         return trials
 
     def write(self, trials: list[dict]) -> None:
@@ -184,44 +190,51 @@ def run_study(path: Path | str, evaluate: Callable[[dict], dict], *, strategy: s
     def seeds_of(trial: int) -> list[int]:
         return list(inner_seeds) if inner_seeds else [seed + trial]
 
-    trials = log.read()
-    bar = tqdm(total=budget, initial=len(trials), desc=f"{strategy} trials", disable=not progress)
+    done = {t["trial"]: t for t in log.read()}
+    bar = tqdm(total=budget, initial=len(done), desc=f"{strategy} trials", disable=not progress)
     pool = _pool(workers)
+    start = 0
     try:
-        while len(trials) < budget:
-            start = len(trials)
+        while start < budget:
             size = min(q, budget - start) if start >= n_init else min(q, n_init - start)
             shared = [t for t in reuse if t.get("kind") == "sobol" and t["trial"] == start]
-            if start < n_init and shared:
+            if start < n_init and shared and start not in done:
                 if (not np.allclose(shared[0]["u"], sobol_points(n_init, dim, seed)[start])
                         or shared[0]["seeds"] != seeds_of(start)):
                     raise ValueError(f"cannot reuse trial {start}: its Sobol point or seed differs from this study's "
                                      "(another seed or n_init?); pass reuse=() to run the design again")
-                trials.append({**shared[0], "reused": True})
-                log.write(trials)
+                done[start] = {**shared[0], "reused": True}
+                log.write(list(done.values()))
                 bar.update(1)
+                start += 1
+                continue
+            batch = range(start, start + size)
+            if all(i in done for i in batch):
+                start += size
                 continue
             if start < n_init:
                 points, kind = sobol_points(n_init, dim, seed)[start: start + size], "sobol"
             elif strategy == "random":
                 points, kind = np.stack([random_point(start + i, dim, seed) for i in range(size)]), "random"
-            else:
-                done_u = np.array([t["u"] for t in trials])
-                points, kind = propose_bo(done_u, np.array([t["objective"] for t in trials]), size, seed + start), "bo"
-            specs = [{"trial": start + i, "weights": weights_dict(p), "seeds": seeds_of(start + i)}
-                     for i, p in enumerate(points)]
-            for (spec, point), result in _evaluate_each(evaluate, list(zip(specs, points)), pool):
+            else:  # the finished trials in index order, whatever order they finished in (see the module doc)
+                before = [done[i] for i in range(start)]
+                points, kind = propose_bo(np.array([t["u"] for t in before]),
+                                          np.array([t["objective"] for t in before]), size, seed + start), "bo"
+            specs = [({"trial": i, "weights": weights_dict(p), "seeds": seeds_of(i)}, p)
+                     for i, p in zip(batch, points) if i not in done]
+            for (spec, point), result in _evaluate_each(evaluate, specs, pool):
                 if not np.isfinite(result.get("objective", np.nan)):
                     raise ValueError(f"trial {spec['trial']} returned objective {result.get('objective')}; "
                                      "evaluate must return a finite 'objective'")
-                trials.append({**spec, "kind": kind, "u": np.asarray(point).tolist(), **result})
-                log.write(trials)
+                done[spec["trial"]] = {**spec, "kind": kind, "u": np.asarray(point).tolist(), **result}
+                log.write(list(done.values()))
                 bar.update(1)
+            start += size
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         bar.close()
-    return sorted(trials, key=lambda t: t["trial"])
+    return [done[i] for i in range(budget)]
 
 
 def _pool(workers: int):

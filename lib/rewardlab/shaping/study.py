@@ -28,7 +28,7 @@ import pandas as pd
 from rewardlab.core.config import resolve_device
 from rewardlab.core.stats import per_unit
 from rewardlab.rl.evaluation import evaluate_policy, held_out_summary
-from rewardlab.rl.runs import Method, run_methods, torch_threads
+from rewardlab.rl.runs import Method, grid_cache_key, run_methods, torch_threads
 from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
 from rewardlab.rl.trl_peers import train_with_trl_rloo
 from rewardlab.core.judges import word_credit
@@ -93,7 +93,8 @@ def run_grid(stack: Stack, arms: Sequence[str], replicates: int, *, credit_scale
         stack.reward_model(reward_seed_of(stack, seed))  # loaded (or trained) here, not once per forked worker
     steps, summary = run_methods(preset, study.ppo, stack.policy, tokenizer, reward_model, stack.train_prompts,
                                  stack.eval_prompts, stack.judge, study_methods(stack, arms, credit_scale),
-                                 replicate_seeds(stack, replicates), evaluation=evaluation, progress=progress)
+                                 replicate_seeds(stack, replicates), evaluation=evaluation, progress=progress,
+                                 cache_key=grid_cache_key("shaping", arms=list(arms), credit_scale=credit_scale))
     steps, summary = [steps], [summary]
     for seed in rloo_seeds:
         model, log, seconds = train_with_trl_rloo(preset, study.ppo, stack.policy, tokenizer, reward_model,
@@ -188,7 +189,8 @@ def confirm_mixtures(stack: Stack, candidates: dict[str, dict[str, float]], seed
     methods = {name: mixture_method(stack, weights, preset.bo) for name, weights in candidates.items()}
     steps, summary = run_methods(preset, preset.bo.ppo, stack.policy, stack.tokenizer, stack.reward_model(),
                                  stack.train_prompts, stack.eval_prompts, stack.judge, methods, seeds,
-                                 evaluation=evaluation, progress=progress)
+                                 evaluation=evaluation, progress=progress,
+                                 cache_key=grid_cache_key("bo-confirm", candidates=candidates))
     return summary.merge(held_out_summary(steps), on=["method", "seed"], how="left")
 
 
