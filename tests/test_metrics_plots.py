@@ -1,4 +1,5 @@
 import json
+import re
 
 import matplotlib
 import numpy as np
@@ -19,7 +20,7 @@ def test_record_metrics_writes_json(tmp_path, monkeypatch):
                           {"a": np.float32(0.5), "b": float("nan"), "c": np.arange(3), "d": {"n": np.int64(4)}})
     data = json.loads(path.read_text())
     assert data["seed"] == 3 and data["preset"] == "tiny"
-    assert "rewardlab.reporting.metrics" in data["library_modules"] and len(data["library_hash"]) == 64
+    assert "rewardlab.reporting.metrics" in data["library_modules"] and re.fullmatch(r"code1:[0-9a-f]{64}", data["library_hash"])
     assert "commit" in data and data["cpu_kernels"]  # commit: None outside a git checkout
     assert data["metrics"] == {"a": 0.5, "b": None, "c": [0, 1, 2], "d": {"n": 4}}
     assert load_metrics("01_review_world_and_sft", tmp_path)["metrics"]["a"] == 0.5

@@ -143,3 +143,21 @@ def test_the_quick_tier_has_its_own_folder_and_says_its_verdicts_are_underpowere
              "metrics": metrics}))
         text = summary.write_summary(tmp_path).read_text()
         assert (summary.UNDERPOWERED_NOTE in text) is banner, preset
+
+
+def test_prose_corrected_after_a_run_reaches_the_executed_copy_without_a_rerun(tmp_path):
+    from rewardlab.reproduce import sync_prose
+
+    nb = nbformat.read(notebooks_dir() / "01_review_world_and_sft.ipynb", as_version=4)
+    executed = nbformat.from_dict(json.loads(json.dumps(nb)))
+    executed.cells.insert(1, nbformat.v4.new_code_cell("PRESET = 'tiny'", metadata={"tags": ["injected-parameters"]}))
+    source, run = tmp_path / "01.ipynb", tmp_path / "01_run.ipynb"
+    prose = next(c for c in nb.cells if c.cell_type == "markdown")
+    prose.source += "\nA corrected reading."
+    nbformat.write(nb, source), nbformat.write(executed, run)
+    assert sync_prose(source, run) == 1 and sync_prose(source, run) == 0
+    assert "A corrected reading." in run.read_text()
+    next(c for c in nb.cells if c.cell_type == "code").source += "\nx = 1"
+    nbformat.write(nb, source)
+    with pytest.raises(ValueError, match="code cells differ.*re-run it"):
+        sync_prose(source, run)

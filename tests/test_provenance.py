@@ -35,6 +35,25 @@ def test_module_files_and_the_hash_follow_the_source(tmp_path):
     assert P.source_hash(used, library) not in (before, P.source_hash(["rewardlab"], library))
 
 
+def test_docstrings_and_comments_do_not_change_the_code_hash_and_older_byte_hashes_still_compare(tmp_path):
+    library = _library(tmp_path)
+    stats = library / "core" / "stats.py"
+    stats.write_text('"""Statistics."""\n\n\ndef mean(x):\n    """The mean."""\n    return sum(x) / len(x)  # exact\n')
+    used = ["rewardlab.core.stats"]
+    code, old_style = P.source_hash(used, library), P.source_hash(used, library, kind="bytes")
+    assert code.startswith("code1:") and ":" not in old_style
+    stats.write_text('"""Statistics, corrected."""\n# a comment\n\ndef mean(x):\n    """The arithmetic mean."""\n'
+                     '    return sum(x) / len(x)\n')
+    assert P.source_hash(used, library) == code and P.same_code(code, used, library)
+    assert not P.same_code(old_style, used, library)  # a byte hash sees every edit, as it always did
+    stats.write_text('"""Statistics."""\n\n\ndef mean(x):\n    """The mean."""\n    return sum(x) / (len(x) + 1)\n')
+    assert not P.same_code(code, used, library)  # the code changed
+    text = 'x = "a string value"\nprint("also kept")\n'
+    assert b"a string value" in P.code_tokens(text.encode()) and b"also kept" in P.code_tokens(text.encode())
+    with pytest.raises(ValueError, match="unknown library hash kind"):
+        P.source_hash(used, library, kind="ast")
+
+
 def test_this_process_knows_its_modules_and_its_commit(tmp_path):
     modules = P.loaded_modules()
     assert "rewardlab.core.provenance" in modules and all(m.startswith("rewardlab") for m in modules)

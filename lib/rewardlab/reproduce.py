@@ -13,6 +13,9 @@ preset and smoke setting, from the same notebook cells and the same library code
 runs it again. Inside a notebook, the PPO grids restore finished runs from the artifact cache
 (:func:`rewardlab.rl.runs.run_methods`), so a run killed part-way redoes only what was lost.
 
+Prose: a run is tied to the notebook's code cells, not its prose, so a reading corrected after a run needs no
+re-run: ``--prose`` copies each notebook's markdown cells into its executed copy (:func:`sync_prose`).
+
 Each notebook ``notebooks/NN_topic.ipynb`` is executed with the parameters ``PRESET`` and
 ``SMOKE`` injected into its ``parameters`` cell. The executed copy goes to
 ``papermill_runs/NN_topic.ipynb`` (its metrics file and figures are written by the notebook
@@ -94,6 +97,31 @@ def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> str |
                if versions.get(name) != version and builds_on(notebook.stem, name)]
     reasons = [f"{name} version changed" for name in changed] + stale_reasons(run, notebook)
     return "; ".join(reasons) or None
+
+
+def _code_cells(notebook: dict) -> list[str]:
+    return ["".join(c.get("source", "")) for c in notebook["cells"] if c.get("cell_type") == "code"
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+
+
+def sync_prose(notebook: Path, executed: Path) -> int:
+    """Copy ``notebook``'s markdown cells into its executed copy (matched by cell id); returns how many changed.
+
+    Raises ValueError when the code cells differ: then the run no longer shows what the notebook computes, and
+    the notebook must be re-run instead."""
+    source, run = json.loads(Path(notebook).read_text()), json.loads(Path(executed).read_text())
+    if _code_cells(source) != _code_cells(run):
+        raise ValueError(f"{Path(notebook).name}: its code cells differ from its executed copy's; re-run it "
+                         f"(python -m rewardlab.reproduce --only {Path(notebook).name[:2]}) instead of copying prose")
+    prose = {c.get("id"): c["source"] for c in source["cells"] if c.get("cell_type") == "markdown"}
+    changed = 0
+    for cell in run["cells"]:
+        if cell.get("cell_type") == "markdown" and cell.get("id") in prose and cell["source"] != prose[cell["id"]]:
+            cell["source"] = prose[cell["id"]]
+            changed += 1
+    if changed:
+        atomic_write_text(executed, json.dumps(run, indent=1, ensure_ascii=False) + "\n")
+    return changed
 
 
 def scrub_paths(text: str) -> str:
@@ -181,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="smoke sizes: seconds per notebook")
     parser.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,03")
     parser.add_argument("--force", action="store_true", help="run notebooks whose finished run is up to date too")
+    parser.add_argument("--prose", action="store_true", help="copy the notebooks' prose into their executed copies; run nothing")
     parser.add_argument("--output-dir", type=Path, default=None, help="default: papermill_runs/ (quick: quick_runs/)")
     parser.add_argument("--figures-dir", type=Path, default=None, help="default: figures/ (quick: quick_runs/png/)")
     args = parser.parse_args(argv)
@@ -194,6 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     runs_default, figures_default = default_dirs(args.preset)
     output_dir, figures = Path(args.output_dir or runs_default), Path(args.figures_dir or figures_default)
     sources = sources_dir(output_dir)
+    if args.prose:
+        for notebook in notebooks:
+            executed = output_dir / notebook.name
+            if executed.exists():
+                try:
+                    print(f"[reproduce] {notebook.name}: {sync_prose(notebook, executed)} prose cells updated", flush=True)
+                except ValueError as problem:
+                    print(f"[reproduce] {problem}", file=sys.stderr, flush=True)
+                    return 1
+        return 0
     for notebook in notebooks:
         reason = "--force" if args.force else why_run(notebook, output_dir, args.preset, args.smoke)
         if reason is None:

@@ -6,7 +6,8 @@ A metrics file records (:func:`rewardlab.reporting.metrics.record_metrics`)
   from that commit (``git status`` on ``lib/``); None outside a git checkout;
 * ``library_modules``: every ``rewardlab`` module loaded in the process when the metrics were recorded,
   which is the library code the notebook used;
-* ``library_hash``: sha256 over those modules' names and source bytes (:func:`source_hash`);
+* ``library_hash``: sha256 over those modules' names and code, comments and docstrings left out
+  (:func:`source_hash`, :func:`code_tokens`; prefixed ``code1:``, where runs before it hashed the files' bytes);
 * ``cpu_kernels``: the kernel family torch used (``AVX2`` unless overridden: :mod:`rewardlab.core.kernels`);
 * ``notebook_hash``: sha256 of the notebook's cells (:func:`notebook_source_hash`), when ``rewardlab.reproduce``
   ran it (it passes the hash in ``$REWARDLAB_NOTEBOOK_HASH``); None in an interactive kernel.
@@ -20,9 +21,11 @@ date"; ``SUMMARY.md`` and ``reproduce``'s skipping of finished notebooks both us
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
+import tokenize
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -49,15 +52,47 @@ def loaded_modules(library: Path = LIBRARY) -> list[str]:
     return sorted(names)
 
 
-def source_hash(modules: Iterable[str], library: Path = LIBRARY) -> str:
-    """sha256 over each module's name and its source bytes (a module whose file is gone hashes as missing)."""
+HASH_KIND = "code1"  # library_hash = "code1:<sha256>" over code tokens; a bare hex digest is the older byte hash
+
+
+def code_tokens(source: bytes) -> bytes:
+    """A module's tokens without comments, blank lines and statement-level strings (docstrings): what the module
+    computes, so that a corrected docstring or comment does not mark every run made with it out of date."""
+    kept, tokens = [], list(tokenize.tokenize(io.BytesIO(source).readline))
+    significant = [t for t in tokens if t.type not in (tokenize.NL, tokenize.COMMENT)]
+    for i, token in enumerate(significant):
+        before = significant[i - 1].type if i else tokenize.ENCODING
+        after = significant[i + 1].type if i + 1 < len(significant) else tokenize.ENDMARKER
+        if token.type == tokenize.STRING and before in _STATEMENT_START and after in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            continue
+        kept.append(f"{token.type}:{token.string}")
+    return "\n".join(kept).encode()
+
+
+_STATEMENT_START = (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING)
+
+
+def source_hash(modules: Iterable[str], library: Path = LIBRARY, kind: str = HASH_KIND) -> str:
+    """sha256 over each module's name and its code (``kind="code1"``: :func:`code_tokens`; ``"bytes"``: the file's
+    bytes, what runs before issue 25's final code recorded); a module whose file is gone hashes as missing."""
+    if kind not in ("code1", "bytes"):
+        raise ValueError(f"unknown library hash kind {kind!r}; choose 'code1' or 'bytes'")
     digest = hashlib.sha256()
     for name in sorted(modules):
         path = module_file(name, library)
         digest.update(name.encode() + b"\0")
-        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+        if not path.exists():
+            digest.update(b"<missing>")
+        else:
+            digest.update(code_tokens(path.read_bytes()) if kind == "code1" else path.read_bytes())
         digest.update(b"\0")
-    return digest.hexdigest()
+    return f"{kind}:{digest.hexdigest()}" if kind != "bytes" else digest.hexdigest()
+
+
+def same_code(recorded: str | None, modules: Iterable[str], library: Path = LIBRARY) -> bool:
+    """Whether ``modules`` still hash to ``recorded``, computed the way ``recorded`` was (its kind prefix)."""
+    kind = str(recorded).split(":", 1)[0] if ":" in str(recorded) else "bytes"
+    return kind in ("code1", "bytes") and source_hash(modules, library, kind) == recorded
 
 
 def git_commit(library: Path = LIBRARY) -> str | None:
@@ -87,7 +122,7 @@ def stale_reasons(run: dict, notebook: Path | str | None = None) -> list[str]:
     it loaded have changed, or (given the notebook's path, for a run that recorded it) the notebook has."""
     reasons = []
     code = run.get("library_modules")
-    if code is not None and source_hash(code) != run.get("library_hash"):
+    if code is not None and not same_code(run.get("library_hash"), code):
         reasons.append(f"library code changed since commit {str(run.get('commit'))[:12]}")
     recorded = run.get("notebook_hash")
     if notebook is not None and recorded and Path(notebook).exists() and notebook_source_hash(notebook) != recorded:

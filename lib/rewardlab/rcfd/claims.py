@@ -12,8 +12,8 @@ from rewardlab.core.claim import Claim
 RITA = "Rita et al. 2024 (RCfD)"
 DEMO_SD = 1.74  # sd of R over the held-out demonstrations (tiny preset), measured before the runs
 R_MARGIN = (round(DEMO_SD / 10, 3), f"a tenth of the spread (sd ≈ {DEMO_SD:.2f}) of R over the demonstrations")
-OVEROPT = ("without a KL penalty PPO over-optimises the reward model: reward up (2.96), gold and naturalness fall "
-           "(0.09)")
+OVEROPT = ("without a KL penalty PPO over-optimises the reward model: reward up (2.96), naturalness down (0.09); "
+           "over-optimisation means the true (gold) objective falls with it")
 UNIT = "PPO seed"
 
 CLAIMS = [
