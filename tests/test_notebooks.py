@@ -103,6 +103,8 @@ def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, mo
     assert "preset 'tiny'" in reproduce.why_run(notebook, runs, "quick", False)
     metrics.write_text(json.dumps({**finished, "notebook_hash": None}))
     assert reproduce.why_run(notebook, runs, "tiny", False) == "its run does not record its code"
+    metrics.write_text(json.dumps({**finished, "versions": {**finished["versions"], "world": -1}}))
+    assert reproduce.why_run(notebook, runs, "tiny", False).startswith("world v-1 (now v")
     metrics.write_text(json.dumps({**finished, "library_hash": "0" * 64}))
     assert reproduce.why_run(notebook, runs, "tiny", False).startswith("library code changed since commit abc")
     metrics.write_text(json.dumps(finished))

@@ -44,7 +44,6 @@ from pathlib import Path
 from rewardlab.core.artifacts import artifacts_root, atomic_write_text, repo_root
 from rewardlab.core.presets import load_preset
 from rewardlab.core.provenance import notebook_source_hash, stale_reasons
-from rewardlab.core.versions import builds_on, current_versions
 from rewardlab.reporting.figures import sources_dir
 from rewardlab.reporting.summary import repository_readme, write_summary
 
@@ -92,11 +91,7 @@ def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> str |
         return f"its run used preset {run.get('preset')!r} (smoke={run.get('smoke')})"
     if not run.get("notebook_hash") or "library_hash" not in run:
         return "its run does not record its code"
-    versions = run.get("versions") or {}
-    changed = [name for name, version in current_versions().items()
-               if versions.get(name) != version and builds_on(notebook.stem, name)]
-    reasons = [f"{name} version changed" for name in changed] + stale_reasons(run, notebook)
-    return "; ".join(reasons) or None
+    return "; ".join(stale_reasons(run, notebook)) or None
 
 
 def _code_cells(notebook: dict) -> list[str]:

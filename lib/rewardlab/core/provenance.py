@@ -30,6 +30,8 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
+from rewardlab.core.versions import builds_on, current_versions
+
 LIBRARY = Path(__file__).resolve().parents[1]  # lib/rewardlab
 
 
@@ -118,9 +120,13 @@ def notebook_source_hash(path: Path | str) -> str:
 
 
 def stale_reasons(run: dict, notebook: Path | str | None = None) -> list[str]:
-    """Why a metrics record ``run`` no longer describes what its code would produce now: the library modules
-    it loaded have changed, or (given the notebook's path, for a run that recorded it) the notebook has."""
-    reasons = []
+    """Why a metrics record ``run`` no longer describes what its code would produce now: a world or model version
+    it stands on has moved (:mod:`rewardlab.core.versions`), the library modules it loaded have changed, or
+    (given the notebook's path, for a run that recorded it) the notebook's code has."""
+    stem = Path(notebook).stem if notebook is not None else str(run.get("notebook", ""))
+    recorded_versions = run.get("versions") or {}
+    reasons = [f"{name} v{recorded_versions.get(name)} (now v{version})" for name, version in current_versions().items()
+               if run.get("versions") is not None and recorded_versions.get(name) != version and builds_on(stem, name)]
     code = run.get("library_modules")
     if code is not None and not same_code(run.get("library_hash"), code):
         reasons.append(f"library code changed since commit {str(run.get('commit'))[:12]}")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from rewardlab.core.artifacts import atomic_write_text, repo_root, runs_dir
 from rewardlab.core.provenance import stale_reasons
-from rewardlab.core.versions import builds_on, current_versions
 from rewardlab.reporting.claims import write_claims
 
 RULE = ("Each claim was declared in `rewardlab.reporting.claims` before its run: the paper's words, one primary contrast (arms, "
@@ -77,16 +76,13 @@ def run_times(directory: Path) -> list[tuple[str, float | None]]:
 def outdated_runs(directory: Path) -> list[tuple[str, str]]:
     """(notebook, what changed) for each metrics file recorded with other versions than this checkout's, or
     whose library modules (:mod:`rewardlab.core.provenance`) have changed since the run."""
-    now, rows = current_versions(), []
+    rows = []
     for path in sorted(directory.glob("[0-9][0-9]_*.metrics.json")):
         stem, run = path.name.split(".")[0], json.loads(path.read_text())
-        recorded = run.get("versions")
-        if recorded is None:
+        if run.get("versions") is None:
             rows.append((stem, "recorded before versions were (world v2, reward model v1)"))
             continue
-        changed = [f"{name} v{recorded.get(name)} (now v{version})" for name, version in now.items()
-                   if recorded.get(name) != version and builds_on(stem, name)]
-        changed += stale_reasons(run, repo_root() / "notebooks" / f"{stem}.ipynb")
+        changed = stale_reasons(run, repo_root() / "notebooks" / f"{stem}.ipynb")
         if changed:
             rows.append((stem, ", ".join(changed)))
     return rows
