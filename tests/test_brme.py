@@ -7,7 +7,7 @@ import torch
 from rewardlab.brme import ensemble as B
 from rewardlab.brme import probes as U
 from rewardlab.brme import training as Tr
-from rewardlab.reward.models import build_reward_model, score
+from rewardlab.reward.models import build_reward_model, load_reward_model, score
 
 
 @pytest.fixture(scope="module")
@@ -171,14 +171,22 @@ def test_a_noisy_head_learns_alone_from_its_flipped_labels(smoke_policy, pairs, 
 
 def test_cached_brme_round_trip(smoke_preset, smoke_policy, pairs):
     tokenizer = smoke_policy[1]
-    model, stage1_log, log = Tr.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
-    again, _, log_again = Tr.load_brme(smoke_preset, tokenizer, pairs, seed=0, progress=False)
+    train, calibration = Tr.split_for_calibration(pairs, 0.3, seed=0)  # stands in for the validation-prompt pairs
+    model, stage1_log, log = Tr.load_brme(smoke_preset, tokenizer, train, seed=0, progress=False,
+                                          calibration_dataset=calibration)
+    again, _, log_again = Tr.load_brme(smoke_preset, tokenizer, train, seed=0, progress=False,
+                                       calibration_dataset=calibration)
     assert log == log_again and len(again.heads) == smoke_preset.brme.heads
     first = B.head_predictions(model, tokenizer, pairs["prompt"], pairs["chosen"])
     second = B.head_predictions(again, tokenizer, pairs["prompt"], pairs["chosen"])
     assert np.allclose(first[0], second[0]) and np.allclose(first[1], second[1])
     with pytest.raises(ValueError, match="unknown BRME loss"):
         Tr.load_brme(smoke_preset, tokenizer, pairs, loss="hinge")
+    with pytest.raises(ValueError, match="needs calibration_dataset"):
+        Tr.load_brme(smoke_preset, tokenizer, train, seed=0, progress=False)
+    # the default backbone is the Bradley-Terry model on every training pair: the same weights as load_reward_model's
+    backbone, _ = load_reward_model(smoke_preset, tokenizer, train, seed=0, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(backbone.state_dict().values(), model.reward_model.state_dict().values()))
 
 
 def test_out_of_distribution_text():

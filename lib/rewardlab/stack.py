@@ -23,7 +23,7 @@ from rewardlab.core.judges import load_gold_judge
 from rewardlab.core.policy import load_sft_policy
 from rewardlab.core.world import build_world
 from rewardlab.reward.models import load_reward_model
-from rewardlab.reward.preferences import load_preference_data
+from rewardlab.reward.preferences import load_calibration_pairs, load_preference_data
 
 
 class Stack:
@@ -74,6 +74,12 @@ class Stack:
         """Pairs over test prompts, labelled without noise: accuracy on them is accuracy against gold."""
         return self._pairs[1]
 
+    @cached_property
+    def calibration_pairs(self):
+        """Pairs over validation prompts, labelled like the training pairs: where a BRME fits sigma."""
+        return load_calibration_pairs(self.preset, self.policy, self.tokenizer, self.world, self.judge,
+                                      progress=self.progress)
+
     @property
     def reward_seeds(self) -> list[int]:
         return [self.preset.seed + s for s in range(self.preset.reward_model.seeds)]
@@ -100,6 +106,8 @@ class Stack:
         seed = self.preset.seed if seed is None else seed
         if (seed, loss, noisy) not in self._brmes:
             noise = dict(noisy_heads=[self.preset.robust.noisy_head], label_flip=self.preset.robust.label_flip) if noisy else {}
+            if loss == "preference" and self.preset.brme.calibration == "validation":
+                noise["calibration_dataset"] = self.calibration_pairs
             self._brmes[seed, loss, noisy] = load_brme(self.preset, self.tokenizer, self.train_pairs, seed=seed, loss=loss,
                                                        eval_dataset=self.heldout_pairs, progress=self.progress, **noise)
         return self._brmes[seed, loss, noisy]

@@ -199,28 +199,39 @@ def from_folder(folder, device: str = "cpu") -> BRME:
 
 
 def load_brme(preset: Preset, tokenizer, train_dataset, seed: int = 0, loss: str = "preference",
-              eval_dataset=None, progress: bool = True, noisy_heads=(), label_flip: float = 0.0):
+              eval_dataset=None, progress: bool = True, noisy_heads=(), label_flip: float = 0.0,
+              calibration_dataset=None):
     """A trained BRME from the artifact cache; returns ``(brme, stage1_log, stage2_log)``.
 
     ``noisy_heads`` and ``label_flip``: heads trained with that share of flipped labels (stage 1 stays
     clean, so a noisy BRME shares its backbone with the clean one of the same seed).
 
-    ``loss="preference"`` splits ``train_dataset`` by prompt (``brme_calibration_fraction`` of the
-    prompts calibrate sigma); stage 1 trains on the rest (cached as ``brme-stage1``). The
+    ``loss="preference"`` fits sigma on pairs stage 1 never saw. With ``brme.calibration = "validation"``
+    (default) those are ``calibration_dataset`` (pairs over validation prompts:
+    :func:`rewardlab.reward.preferences.load_calibration_pairs`) and stage 1 is the Bradley-Terry model on
+    every training pair (``bt-rm``, notebook 02's). With ``"split"`` a ``brme.calibration_fraction`` of the
+    training prompts calibrates sigma and stage 1 trains on the rest (cached as ``brme-stage1``). The
     reparameterised-MSE variant uses every pair in both stages (it has no calibration step).
     """
 
     if loss not in LOSSES:
         raise ValueError(f"unknown BRME loss {loss!r}; choose one of {', '.join(LOSSES)}")
     stage1_pairs, calibration_pairs = train_dataset, None
-    if loss == "preference":
+    if loss == "preference" and preset.brme.calibration == "split":
         stage1_pairs, calibration_pairs = split_for_calibration(train_dataset, preset.brme.calibration_fraction, seed)
-    stage1_name = "brme-stage1" if calibration_pairs is not None else "bt-rm"  # the latter is notebook 02's model
+    elif loss == "preference":
+        if calibration_dataset is None:
+            raise ValueError("brme.calibration='validation' needs calibration_dataset= (pairs over validation prompts: "
+                             "Stack.calibration_pairs or reward.preferences.load_calibration_pairs), or set "
+                             "brme.calibration='split'")
+        calibration_pairs = calibration_dataset
+    stage1_name = "brme-stage1" if stage1_pairs is not train_dataset else "bt-rm"  # the latter is notebook 02's model
     reward_model, stage1_log = load_reward_model(preset, tokenizer, stage1_pairs, seed=seed, name=stage1_name,
                                                  eval_dataset=eval_dataset, progress=progress)
     noisy_heads = sorted(set(noisy_heads)) if label_flip > 0 else []
     config = preset.key("brme", seed=seed, loss=loss, data=dataset_fingerprint(train_dataset),
-                        stage1_state=state_fingerprint(reward_model), noisy_heads=noisy_heads, label_flip=label_flip)
+                        stage1_state=state_fingerprint(reward_model), noisy_heads=noisy_heads, label_flip=label_flip,
+                        calibration=None if calibration_pairs is None else dataset_fingerprint(calibration_pairs))
 
     def build(folder):
         brme, log = train_brme(preset, tokenizer, reward_model, stage1_pairs, calibration_pairs, seed=seed, loss=loss,

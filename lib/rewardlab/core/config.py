@@ -114,7 +114,7 @@ class RewardModelConfig:
     seeds: int = study_size(3)  # reward models trained per study (seeds preset.seed, preset.seed + 1, ...)
     bon_prompts: int = study_size(200)
     bon_max_n: int = study_size(64)
-    curve_points: int = study_size(7)  # learning-curve sizes: the training pairs halved 0..curve_points-1 times
+    curve_points: int = study_size(5)  # learning-curve sizes: the training pairs halved 0..curve_points-1 times (7 in issue 20)
     probe_pairs: int = study_size(400)  # pairs per phenomenon of the probe set (notebook 02)
 
 
@@ -127,7 +127,10 @@ class BRMEConfig:
     learning_rate: float = positive(3e-3)
     anchor_weight: float = nonnegative(0.0)  # MSE anchor of every head's mean to the stage-1 score; 1.0 made the heads copies (issue 23)
     data: str = choice("shards", ("shards", "bootstrap"))  # which pairs each head learns from: a prompt shard, or a Poisson bootstrap
-    calibration_fraction: float = fraction(0.2)  # share of training prompts kept from stage 1 to fit sigma
+    # where sigma is fitted: pairs over validation prompts on notebook 02's backbone ("validation", issue 25), or a
+    # share of the training prompts held out of a stage-1 model of its own ("split", issue 23's runs)
+    calibration: str = choice("validation", ("validation", "split"))
+    calibration_fraction: float = fraction(0.2)  # "split": share of training prompts kept from stage 1 to fit sigma
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,8 @@ class AttributionConfig:
     responses: int = positive(64)  # held-out SFT responses explained per reward-model seed
     shap_max_evals: int = positive(512)  # reward-model evaluations per response for permutation SHAP
     lime_num_samples: int = positive(512)  # perturbed responses per response for LIME
+    reference_budget: int = positive(2048)  # notebook 05's convergence check: the budget taken as converged ...
+    convergence_responses: int = positive(12)  # ... on this many responses (issue 25: 4,096 on 16 took 142 s of the quick tier)
 
 
 @dataclass(frozen=True)
@@ -169,10 +174,10 @@ class RunsConfig:
 @dataclass(frozen=True)
 class ShapingConfig:
     # notebook 06's PPO: 32 responses a step in 8-response minibatches keep 16 updates a step at about half the cost
-    # of 64. The study tier (issue 25) runs 5 replicates of 40 steps, where the dense arms have climbed most of the
-    # way (issue 22's pilot: held-out gold 0.92 from step 45 on); issue 22's powered runs were 10 x 60 (the
-    # `powered` preset), 29 minutes of the study's 90
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40, batch_size=32, minibatch_size=8))
+    # of 64. The study tier (issue 25) runs 5 replicates of 25 steps, the climb where dense and sparse credit differ
+    # (issue 22's pilot: held-out gold 0.92 from step 45 on; 5 x 40 took 14.0 minutes with AVX2 kernels); issue 22's
+    # powered runs were 10 x 60 (the `powered` preset)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=25, batch_size=32, minibatch_size=8))
     shap_max_evals: int = positive(64)  # per-response SHAP budget inside PPO (attribution runs every step)
     lime_num_samples: int = positive(48)  # agrees 0.933 with converged LIME (benchmarks/RESULTS.md)
     shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)  # attribution.attribute's estimator in PPO
@@ -184,7 +189,7 @@ class ShapingConfig:
 
 @dataclass(frozen=True)
 class BOConfig:
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=15, batch_size=32, minibatch_size=8))  # the inner run of a trial
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=12, batch_size=32, minibatch_size=8))  # the inner run of a trial (20 in issue 22)
     trials: int = positive(8)  # trials per strategy (BO, random search), the shared Sobol design included
     init: int = positive(4)  # Sobol trials shared by both strategies
     q: int = positive(2)  # proposals per round, evaluated at once
@@ -192,7 +197,7 @@ class BOConfig:
     lime_num_samples: int = positive(64)
     shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)
     inner_seeds: int = positive(2)  # PPO runs per trial, the same seeds for every trial (common random numbers)
-    confirm_seeds: int = positive(6)  # fresh seeds of the confirmation runs
+    confirm_seeds: int = positive(5)  # fresh seeds of the confirmation runs (10 in issue 22)
 
 
 @dataclass(frozen=True)
@@ -200,17 +205,17 @@ class TreeConfig:
     # notebook 03: 4 pairs per prompt are all the sibling pairs of a depth-3, branching-2 tree, so the sibling arm
     # can hold nothing but siblings at the chain's and the tree's budget and prompts
     pairs_per_prompt: int = positive(4)
-    small_budget: int = positive(2000)  # labelled pairs of the smaller budget ...
-    large_budget: int = positive(8000)  # ... and of the larger, where the claims are read and PPO runs (16,000 in issue 24)
-    seeds: int = study_size(5)  # replicates: each re-draws the pairs, labels, reward models and PPO seed (pools drawn once)
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40, batch_size=32, minibatch_size=8))  # PPO against each reward model
+    small_budget: int = positive(1500)  # labelled pairs of the smaller budget ...
+    large_budget: int = positive(6000)  # ... and of the larger, where the claims are read and PPO runs (16,000 in issue 24)
+    seeds: int = study_size(4)  # replicates: each re-draws the pairs, labels, reward models and PPO seed (pools drawn once)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=30, batch_size=32, minibatch_size=8))  # PPO against each reward model
 
 
 @dataclass(frozen=True)
 class RCfDConfig:
-    # notebook 08: 50 steps of 32 responses in the study tier (issue 25); issue 24 ran 100, where the beta = 0 reward
+    # notebook 08: 30 steps of 32 responses in the study tier (issue 25); issue 24 ran 100, where the beta = 0 reward
     # curve has flattened (RCfD's from about step 40)
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=50, batch_size=32, minibatch_size=8))
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=30, batch_size=32, minibatch_size=8))
     positive_threshold: float = 0.05  # a demonstration set is positive when its mean gold score is >= this (VADER's cut)
     demo_prompt: str = choice("opening", ("opening", "words"))  # the prompt of a demonstration set (rcfd.demonstrations)
     demos_per_prompt: int = positive(8)  # continuations of one review's opening: the per-prompt target averages them
@@ -225,9 +230,9 @@ class RCfDConfig:
 class RobustConfig:
     # notebook 09: beta = 0, so nominal RLHF is free to exploit its reward (a pilot over 60 steps: KL to SFT 70-110
     # nats, naturalness NLL 7+ vs 2.3 at beta = 0.05) and the robust objective has something to resist; 32 responses
-    # a step, 5 seeds of 40 steps in the study tier (issue 25; issue 23 ran 8 of 60)
-    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40, batch_size=32, minibatch_size=8, kl_coef=0.0))
-    seeds: int = positive(5)  # PPO seeds of every arm (the arms share them); the A/A arm uses as many others
+    # a step, 4 seeds of 30 steps in the study tier (issue 25; issue 23 ran 8 of 60)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=30, batch_size=32, minibatch_size=8, kl_coef=0.0))
+    seeds: int = positive(4)  # PPO seeds of every arm (the arms share them); the A/A arm uses as many others
     uwo_penalty: float = nonnegative(1.0)  # lambda of mean - lambda * std (Coste et al.)
     noisy_head: int = nonnegative(0)  # the head trained with flipped labels in the label-noise experiment
     label_flip: float = fraction(0.35)  # ... the share of its pairs (training and calibration) read with the label flipped

@@ -182,3 +182,28 @@ def load_preference_data(preset, policy, tokenizer, world, judge, progress: bool
     config = preset.key("world", "sft", "sampling", "preferences", seed=preset.seed, **world_fingerprint(preset))
     path = artifacts.cached(preset, "preference-data", config, build)
     return datasets.load_from_disk(path / "train"), datasets.load_from_disk(path / "test")
+
+
+def load_calibration_pairs(preset, policy, tokenizer, world, judge, progress: bool = True):
+    """Pairs over *validation* prompts, labelled like the training pairs (``label_noise_tau``), cached.
+
+    A BRME's sigma must be fitted on pairs its backbone never saw (:mod:`rewardlab.brme.training`);
+    these come from the validation split (the first ``eval_prompts`` distinct prompts, ``eval_pairs``
+    pairs), so the backbone can be the Bradley-Terry model trained on every training pair.
+    Issue 25: this replaced holding 20% of the training prompts out of a second stage-1 model
+    (``brme.calibration = "split"``), which cost one reward-model training per BRME seed.
+    """
+    def build(folder):
+        prompts = list(dict.fromkeys(world.splits["validation"]["prompt"]))[: preset.preferences.eval_prompts]
+        groups = sample_chain(policy, tokenizer, prompts, preset.preferences.responses_per_prompt, seed=preset.seed + 200,
+                              temperature=preset.sampling.temperature, top_k=preset.sampling.top_k,
+                              max_new_tokens=preset.sampling.max_new_tokens, batch_size=preset.sampling.eval_batch_size,
+                              progress=progress)
+        pairs = draw_pairs(groups, preset.preferences.eval_pairs, seed=preset.seed + 201)
+        with quiet_datasets():
+            label_pairs(groups, pairs, judge, preset.preferences.label_noise_tau, preset.seed + 202,
+                        "chain").save_to_disk(folder / "validation")
+
+    config = preset.key("world", "sft", "sampling", "preferences", seed=preset.seed, **world_fingerprint(preset))
+    path = artifacts.cached(preset, "calibration-pairs", config, build)
+    return datasets.load_from_disk(path / "validation")
