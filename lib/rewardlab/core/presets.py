@@ -1,11 +1,12 @@
 """The named presets: ``tiny`` (the default), ``quick``, ``smoke`` and ``paper``; :func:`load_preset` picks one.
 
 * ``tiny`` (default): the study tier. The offline review world, built from scratch on a CPU; its runs are
-  committed. Its budget is 90 minutes for the whole collection on the 2-core machine, each notebook at most 30;
-  issue 25 measured these sizes at 25.4 minutes for 02 and 19.3 for 03 with the AVX2 kernels, so they still
-  have to shrink (README, "Run times").
+  committed. Its budget is 90 minutes for the whole collection on the 2-core machine, each notebook at most 30.
+  Issue 25 sized it from measured costs with the AVX2 kernels (02's reward models ~190 s an epoch of 64,000
+  pairs, 0.3-0.5 s per PPO run-step of 32 responses on two workers); the README's "Run times" gives the
+  measured minutes of each notebook.
 * ``quick``: the teaching tier. The same world and code at smaller sizes: every notebook runs and draws every
-  figure, and every verdict is underpowered (its SUMMARY says so). Budget 15 minutes; measured 24.5.
+  figure, and every verdict is underpowered (its SUMMARY says so). Budget 15 minutes from an empty cache.
 * ``powered``: the study tier at the sizes issues 22-24 chose for power (10 x 60-step replicates in 06, 16,000
   pairs in 03, ...), about 4 hours on the 2-core machine; written into ``powered_runs/``.
 * ``smoke``: the review world at sizes a test executes in seconds (``load_preset("tiny", smoke=True)``).
