@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_json_flag(parser)
     args = parser.parse_args(argv)
 
+    import rewardlab  # first: it pins torch's CPU kernels before torch loads (rewardlab.core.kernels)
     import torch
 
     from rewardlab.core.presets import load_preset

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import rewardlab  # noqa: F401  first: it pins torch's CPU kernels before torch loads (rewardlab.core.kernels)
 import torch
 from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
 
