@@ -11,7 +11,7 @@ from rewardlab.core.presets import PRESETS, load_preset
 def test_default_is_tiny():
     preset = load_preset()
     assert preset == PRESETS["tiny"]
-    assert preset.name == "tiny" and preset.world.source == "review_world" and preset.world.gold_judge == "vader"
+    assert preset.name == "tiny" and preset.world.source == "review_world" and preset.world.gold_judge == "reader"
     assert preset.sft.base == ""  # built from scratch, nothing downloaded
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from rewardlab.core.judges import VaderJudge, word_credit
+from rewardlab.core.judges import ReaderJudge, VaderJudge, word_credit
 from rewardlab.rl import rollouts as R
 from rewardlab.shaping.faithfulness import credit_spearman
 from rewardlab.shaping.oracle import oracle_credit, oracle_reward_fn
@@ -21,15 +21,24 @@ def rollout(smoke_policy, smoke_world):
     return R.sample_rollout(policy, tokenizer, prompts, max_new_tokens=12), tokenizer
 
 
+@pytest.mark.parametrize("judge", [VaderJudge(), ReaderJudge()], ids=["vader", "reader"])
 @pytest.mark.parametrize("credit", ["sparse", "gold", "shap", "noisy"])
-def test_every_credit_pays_the_gold_score_on_the_policy_tokens(credit, rollout):
+def test_every_credit_pays_the_gold_score_on_the_policy_tokens(credit, judge, rollout):
     sample, tokenizer = rollout
-    reward_fn = oracle_reward_fn(credit, JUDGE, tokenizer, noise=1.0, scale=0.3, seed=4)
+    reward_fn = oracle_reward_fn(credit, judge, tokenizer, noise=1.0, scale=0.3, seed=4)
     placed = R.token_reward_tensor(reward_fn(sample.prompts, sample.responses), sample, step=1, name=credit)
-    assert placed.sum(dim=1).numpy() == pytest.approx(JUDGE(sample.responses), abs=1e-5)
+    assert placed.sum(dim=1).numpy() == pytest.approx(judge(sample.responses), abs=1e-5)
 
 
-def test_gold_credit_is_the_judges_word_credit_and_noise_lowers_its_faithfulness(rollout):
+@pytest.mark.parametrize("judge", [VaderJudge(), ReaderJudge()], ids=["vader", "reader"])
+def test_gold_credit_is_the_judges_word_credit(judge, rollout):
+    sample, tokenizer = rollout
+    gold = oracle_credit("gold", judge, tokenizer, sample.prompts, sample.responses)
+    for attribution, response in zip(gold, sample.responses):
+        assert attribution.per_word() == pytest.approx(judge.word_credit(response), abs=1e-9)
+
+
+def test_noise_lowers_the_faithfulness_of_gold_credit(rollout):
     sample, tokenizer = rollout
     prompts, responses = sample.prompts, sample.responses
     credits = [word_credit(r) for r in responses]

@@ -35,7 +35,7 @@ def test_each_pair_differs_only_in_its_phenomenon(probe_set):
             longer, shorter = (a, b) if len(a) > len(b) else (b, a)
             assert len(longer) == len(shorter) + 1 and longer[1:] == shorter and longer[0] in modifiers[kind]
         elif kind == "contrast":  # the same words, the sides of "but" swapped
-            assert sorted(a) == sorted(b) and a[1] == b[1] == "but" and a[0] == b[2] and a[2] == b[0]
+            assert sorted(a) == sorted(b) and a[1] == b[1] == "but" and a[0] == b[-2] and a[-2] == b[0]
         else:  # one sentiment word for another
             assert len(a) == len(b) == 2 and a[0] != b[0] and a[1] == b[1] == "."
 
@@ -64,3 +64,11 @@ def test_probe_accuracy_scores_a_reward_model(smoke_preset, smoke_policy, probe_
     model = build_reward_model(smoke_preset, smoke_policy[1], seed=0).eval()
     accuracy = R.probe_accuracy(model, smoke_policy[1], probe_set)
     assert set(accuracy) == set(R.PHENOMENA) and all(0.0 <= a <= 1.0 for a in accuracy.values())
+
+
+def test_the_reader_reads_every_probe_as_vader_does(probe_set):
+    """Each probe finishes the prompt's sentence in the world's grammar, so the reader gold is VADER's."""
+    from rewardlab.core.judges import ReaderJudge
+
+    responses = [r.strip() for r in list(probe_set["chosen"]) + list(probe_set["rejected"])]
+    assert np.allclose(ReaderJudge()(responses), VaderJudge()(responses))

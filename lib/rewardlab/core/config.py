@@ -13,6 +13,7 @@ Stages and what each builds or runs::
     RunsConfig         the run grid: seeds, held-out prompts, worker processes
     ShapingConfig      dense shaping (notebook 06): explainer budgets inside PPO, its PPO config
     BOConfig           Bayesian optimisation of the shape (notebook 07), its inner PPO config
+    GaoConfig          Gao's over-optimisation harness (notebook 06): proxies of three strengths, best-of-n, PPO
     TreeConfig         chain vs tree preference pairs at equal budgets, then PPO on each (notebook 03)
     RCfDConfig         reward calibration from demonstrations (notebook 08), its PPO config
     RobustConfig       reward-robust RLHF against a BRME (notebook 09), its PPO config
@@ -61,7 +62,7 @@ class WorldConfig:
     max_response_words: int = positive(48)
     validation_fraction: float = fraction(0.1)
     test_fraction: float = fraction(0.1)
-    gold_judge: str = "vader"  # "vader" or a Hub id / local path of a sentiment classifier
+    gold_judge: str = "reader"  # "reader" (rewardlab.core.reader), "vader" (VADER alone) or a classifier's Hub id / path
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,21 @@ class BOConfig:
 
 
 @dataclass(frozen=True)
+class GaoConfig:
+    # the Gao notebook: PPO at beta = 0 against proxies of three strengths, evaluated often at small KL so that a
+    # turn of the reader gold shows; the largest proxy is notebook 02's (every training pair, its reward-model seeds)
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=60, batch_size=32, minibatch_size=8, kl_coef=0.0))
+    small_pairs: int = positive(2000)  # training pairs of the weakest proxy (a nested subset, as notebook 02's curve)
+    middle_pairs: int = positive(8000)  # ... and of the middle one
+    replicates: int = study_size(8)  # (reward-model seed, PPO seed) replicates of the small and middle proxies
+    eval_every: int = positive(3)  # held-out evaluation every this many PPO steps (and at the last)
+    eval_prompts: int = positive(128)  # ... on the first this many held-out prompts (two halves of 64)
+    bon_prompts: int = study_size(64)  # held-out prompts of best-of-n ...
+    bon_max_n: int = positive(1024)  # ... with n = 1, 2, 4, ..., this many SFT samples each
+    sft_samples: int = positive(512)  # SFT samples (training prompts) that standardise each proxy
+
+
+@dataclass(frozen=True)
 class TreeConfig:
     # notebook 03: 4 pairs per prompt are all the sibling pairs of a depth-3, branching-2 tree, so the sibling arm
     # can hold nothing but siblings at the chain's and the tree's budget and prompts
@@ -258,6 +274,7 @@ class Preset:
     runs: RunsConfig = stage(RunsConfig)
     shaping: ShapingConfig = stage(ShapingConfig)
     bo: BOConfig = stage(BOConfig)
+    gao: GaoConfig = stage(GaoConfig)
     tree: TreeConfig = stage(TreeConfig)
     rcfd: RCfDConfig = stage(RCfDConfig)
     robust: RobustConfig = stage(RobustConfig)
@@ -309,7 +326,7 @@ def validate(preset: Preset) -> Preset:
         raise ValueError("world.validation_fraction + world.test_fraction must lie strictly between 0 and 1")
     if world.source == "imdb" and not world.dataset_name:
         raise ValueError("world.source='imdb' needs world.dataset_name (a Hub id or a local dataset path)")
-    for name in ("shaping", "bo", "tree", "rcfd", "robust"):  # every study that runs PPO owns its config
+    for name in ("shaping", "bo", "gao", "tree", "rcfd", "robust"):  # every study that runs PPO owns its config
         check_ppo(getattr(preset, name).ppo, f"{name}.ppo")
     if preset.runs.workers > 1 and preset.device != "cpu":
         raise ValueError(f"runs.workers={preset.runs.workers} runs PPO in forked processes, which needs device='cpu' "

@@ -1,66 +1,29 @@
-"""Gold judge and per-word ground-truth credit (naturalness and diversity: :mod:`rewardlab.rl.evaluation`).
+"""The gold judges, and the one function that picks a preset's.
 
-Gold judge (tiny preset): VADER's compound score of the response,
+* ``"reader"`` (the review world's default): a reader's judgement, VADER's rules on the review's
+  well-formed sentences minus what broken grammar and repetition cost (:mod:`rewardlab.core.reader`);
+* ``"vader"``: VADER's compound score of the whole response, whatever it looks like
+  (:mod:`rewardlab.core.vader`), kept so that results made with it can be made again;
+* a Hub id or local path (the ``paper`` preset): the positive-class logit of a sentiment
+  classifier, as TRL's IMDb examples do.
 
-    compound = s / sqrt(s^2 + 15),   s = sum_i v_i (+ punctuation emphasis),
-
-where v_i is word i's valence after VADER's rules. VADER is not written here, so nothing in
-this project can bend it. The ``paper`` preset uses a Hub sentiment classifier instead
-(the positive-class logit, as TRL's IMDb examples do).
-
-Ground-truth credit c_i of word i, built from VADER's own code so that sum_i c_i = compound:
-
-* a sentiment word keeps its valence with no modifier applied (its lexicon valence);
-* **negations and intensifiers**: a modifier (booster, dampener, negation, ``no``, ``least``)
-  within the three words before a sentiment word gets its exact Shapley share of the change it
-  makes to that word's valence. With one modifier this is simply the difference: in
-  "not good", ``good`` gets +1.9 and ``not`` gets 1.9 * (-0.74) - 1.9 = -3.306, so "not"
-  carries the flip; in "very good" ``very`` gets +0.293. With several modifiers, the Shapley
-  value over the (at most three) modifiers, computed with all 2^k subsets, splits the
-  interaction symmetrically;
-* **contrast**: VADER scales the words before the first ``but`` by 0.5 and those after by
-  1.5; the total change is credited to that ``but``;
-* finally every credit is multiplied by compound / s so the credits sum to the compound
-  score (local accuracy in the gold judge's own units). Filler words get exactly 0.
+The review world's judges also give each word's exact credit (``judge.word_credit(response)``,
+summing to the score); naturalness and diversity live in :mod:`rewardlab.rl.evaluation`.
 """
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
-from itertools import combinations
 from typing import Sequence
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
-from vaderSentiment.vaderSentiment import (
-    BOOSTER_DICT,
-    SentimentIntensityAnalyzer,
-    SentiText,
-    negated,
-)
 
 from rewardlab.core.config import Preset
+from rewardlab.core.reader import ReaderJudge
+from rewardlab.core.vader import PLACEHOLDER, VaderJudge, word_credit
 
-PLACEHOLDER = "xq"  # a word outside VADER's lexicon and rules, used to knock a modifier out
-
-
-@lru_cache(maxsize=1)
-def _vader():
-    return SentimentIntensityAnalyzer()
-
-
-class VaderJudge:
-    """Gold judge of the review world: VADER compound in [-1, 1], one score per response."""
-
-    name = "vader"
-
-    def __call__(self, responses: Sequence[str]) -> np.ndarray:
-        if isinstance(responses, str):
-            raise TypeError("the judge scores a list of responses; wrap a single string in a list")
-        analyzer = _vader()
-        return np.array([analyzer.polarity_scores(r)["compound"] for r in responses], dtype=np.float64)
+__all__ = ["ClassifierJudge", "PLACEHOLDER", "ReaderJudge", "VaderJudge", "load_gold_judge", "word_credit"]
 
 
 class ClassifierJudge:
@@ -90,77 +53,13 @@ class ClassifierJudge:
 
 
 def load_gold_judge(preset: Preset, device: str = "cpu"):
-    if preset.world.gold_judge == "vader":
+    """The preset's gold judge: ``world.gold_judge`` is "reader", "vader" or a classifier's Hub id / path."""
+    name = preset.world.gold_judge
+    if name in ("reader", "vader") and preset.world.source != "review_world":
+        raise ValueError(f"world.gold_judge={name!r} reads the review world's English; world.source="
+                         f"{preset.world.source!r} needs a sentiment classifier (a Hub id or local path)")
+    if name == "reader":
+        return ReaderJudge()
+    if name == "vader":
         return VaderJudge()
-    return ClassifierJudge(preset.world.gold_judge, device=device)
-
-
-def _word_valences(words: list[str]) -> tuple[list[float], list[float]]:
-    """VADER's per-word valences before and after its ``but`` rule, from VADER's own methods."""
-    analyzer = _vader()
-    sentitext = SentiText(" ".join(words))
-    tokens = sentitext.words_and_emoticons
-    if len(tokens) != len(words):
-        raise ValueError(f"VADER splits {words!r} into {len(tokens)} words, not {len(words)}")
-    valences: list[float] = []
-    for i, item in enumerate(tokens):
-        if item.lower() in BOOSTER_DICT or (
-                i < len(tokens) - 1 and item.lower() == "kind" and tokens[i + 1].lower() == "of"):
-            valences.append(0.0)
-            continue
-        valences = analyzer.sentiment_valence(0, sentitext, item, i, valences)
-    before_but = list(valences)
-    return before_but, analyzer._but_check(tokens, list(valences))
-
-
-def _is_modifier(word: str) -> bool:
-    word = word.lower()
-    return word in BOOSTER_DICT or word in ("no", "least") or negated([word])
-
-
-def _valence_with(words: list[str], i: int, keep: set[int], modifiers: list[int]) -> float:
-    """Valence of word i when the modifiers outside ``keep`` are replaced by a neutral word."""
-    trial = [PLACEHOLDER if (j in modifiers and j not in keep) else w for j, w in enumerate(words)]
-    return _vader().sentiment_valence(0, SentiText(" ".join(trial)), trial[i], i, [])[-1]
-
-
-def _shapley_share(words: list[str], i: int, j: int, modifiers: list[int]) -> float:
-    """Exact Shapley value of modifier j in the valence of word i, over all subsets of the others."""
-    others, k, share = [m for m in modifiers if m != j], len(modifiers), 0.0
-    for size in range(k):
-        weight = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
-        for subset in combinations(others, size):
-            share += weight * (_valence_with(words, i, set(subset) | {j}, modifiers)
-                               - _valence_with(words, i, set(subset), modifiers))
-    return share
-
-
-def word_credit(response: str, scale_to_compound: bool = True) -> np.ndarray:
-    """Ground-truth credit of every whitespace-separated word of ``response`` (see module doc).
-
-    Returns an array aligned with ``response.split()``; it sums to VADER's compound score
-    (``scale_to_compound=True``) or to VADER's raw valence sum s.
-    """
-    words = response.split()
-    if not words:
-        return np.zeros(0)
-    before_but, final = _word_valences(words)
-    credit = np.zeros(len(words))
-    for i, valence in enumerate(before_but):
-        if valence == 0.0:
-            continue
-        modifiers = [j for j in range(max(0, i - 3), i) if _is_modifier(words[j])]
-        shares = {j: _shapley_share(words, i, j, modifiers) for j in modifiers}
-        for j, share in shares.items():
-            credit[j] += share
-        # Shapley efficiency: what the modifiers do not take is the word's own valence v(empty set)
-        credit[i] += valence - sum(shares.values())
-    lowered = [w.lower() for w in words]
-    if "but" in lowered:
-        credit[lowered.index("but")] += sum(final) - sum(before_but)
-    total = float(sum(final))
-    compound = _vader().polarity_scores(" ".join(words))["compound"]
-    if not scale_to_compound:
-        return credit
-    factor = compound / total if total != 0 else 1 / math.sqrt(15)
-    return credit * factor
+    return ClassifierJudge(name, device=device)

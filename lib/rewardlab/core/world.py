@@ -4,8 +4,10 @@ A review is a list of lowercase words. Its first ``prompt_words`` words are the 
 rest (16-48 words) is the *demonstration* a policy should learn to continue with.
 
 Why not IMDb on the tiny preset: nothing may be downloaded, and a world we generate has a
-ground truth no real corpus has. Every review opens with an opinion sentence. The gold judge is VADER (:mod:`rewardlab.core.judges`), and every
-word's valence is known, so credit assignment can be scored against the truth.
+ground truth no real corpus has. Every review opens with an opinion sentence. The gold judge is a
+reader (:mod:`rewardlab.core.reader`: VADER's rules on the well-formed sentences, and the world's
+grammar, :mod:`rewardlab.core.grammar`, to know them), and every word's valence is known, so credit
+assignment can be scored against the truth.
 
 What makes credit assignment non-trivial:
 
@@ -33,14 +35,11 @@ from pathlib import Path
 import datasets
 import numpy as np
 from lemminflect import getAllLemmas
-from vaderSentiment.vaderSentiment import (
-    BOOSTER_DICT,
-    NEGATE,
-    SentimentIntensityAnalyzer,
-)
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
 from wordfreq import zipf_frequency
 
 from rewardlab.core.config import Preset
+from rewardlab.core.vader import _vader
 from rewardlab.core.versions import WORLD_VERSION
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -72,17 +71,15 @@ GRAMMAR_WORDS = (
     "minutes in on to were".split()
 )
 
+# Lexicon entries that are VADER's rule words or the grammar's, never sentiment adjectives.
+NOT_SENTIMENT = frozenset(BOOSTER_DICT) | frozenset(NEGATE) | frozenset(GRAMMAR_WORDS) | {"so", "this", "least", "kind"}
+
 # Lexicon entries kept out of the generator (slurs, profanity, chat abbreviations).
 _BLOCKED = re.compile(
     r"fuck|shit|bitch|cunt|fag|nigg|whore|slut|dick|cock|pussy|bastard|piss|asshole|retard|"
     r"dyke|twat|wank|arse|douche|jackass|dumbass|badass|hooker|rape|porn|nazi|^lol|lmao|wtf|omg|"
     r"xoxo|smh|^kia$"
 )
-
-
-@lru_cache(maxsize=1)
-def _vader():
-    return SentimentIntensityAnalyzer()
 
 
 # Adjectives by lemminflect's lexicon that do not read as "the plot was <word>" (mostly nouns or verbs
@@ -95,6 +92,7 @@ _NOT_PREDICATE = frozenset(
     "suspended favored valued resigned fallen broke lone exempt stricken".split())
 
 
+@lru_cache(maxsize=None)
 def is_adjective(word: str) -> bool:
     """True when ``lemminflect``'s offline lexicon lists ``word`` as the base form of an adjective."""
     return word in getAllLemmas(word).get("ADJ", ()) and word not in _NOT_PREDICATE
@@ -112,10 +110,9 @@ def sentiment_vocabulary(n_words: int) -> tuple[tuple[str, float], ...]:
     (``wordfreq`` Zipf frequency >= 2.5), so common words (``good``, ``awful``) come first.
     """
     lexicon = _vader().lexicon
-    excluded = set(BOOSTER_DICT) | set(NEGATE) | set(GRAMMAR_WORDS) | {"so", "this", "least", "kind"}
     candidates = [
         w for w in lexicon
-        if w.isalpha() and w.islower() and 3 <= len(w) <= 12 and w not in excluded and not _BLOCKED.search(w)
+        if w.isalpha() and w.islower() and 3 <= len(w) <= 12 and w not in NOT_SENTIMENT and not _BLOCKED.search(w)
         and zipf_frequency(w, "en") >= 2.5 and is_adjective(w)
     ]
     edges = np.arange(-4.0, 4.0 + 1e-9, 0.5)

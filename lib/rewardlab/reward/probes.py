@@ -7,7 +7,7 @@ sentiment vocabulary, ``i`` an intensifier, ``d`` a dampener, ``n`` a negator):
     negation        "<a> ."                      vs  "n <a> ."
     intensifier     "i <a> ."                    vs  "<a> ."
     dampener        "d <a> ."                    vs  "<a> ."
-    contrast        "<a+> but <a-> ."            vs  "<a-> but <a+> ."   (the same words, sides swapped)
+    contrast        "<a+> but the ending was <a-> ."  vs  "<a-> but the ending was <a+> ."  (sides swapped)
     sentiment word  "<a1> ."                     vs  "<a2> ."            (two adjectives of different valence)
 
 The gold judge orders each pair (``chosen`` is the response it scores higher; pairs it ties are
@@ -15,7 +15,8 @@ dropped), so accuracy on a phenomenon is agreement with gold on exactly that rul
 word after a negator by -0.74, shifts it after an intensifier or dampener, and weights the words
 after "but" by 1.5 and before it by 0.5. A reward model that reads words but not these rules is
 right on "sentiment word" and near chance on the others. Adjectives are the vocabulary words that
-fill the world's adjective slots (``lemminflect``'s offline lexicon), so every probe reads as English. Written here because no library generates minimal pairs for VADER's
+fill the world's adjective slots (``lemminflect``'s offline lexicon), so every probe finishes the prompt's
+sentence in the world's grammar (:mod:`rewardlab.core.grammar`) and the reader reads it. Written here because no library generates minimal pairs for VADER's
 rules.
 """
 
@@ -53,7 +54,7 @@ def _responses(phenomenon: str, rng: np.random.Generator, positive: list[str], n
         return f"{pick(DAMPENERS)} {word} .", f"{word} ."
     if phenomenon == "contrast":
         good, bad = pick(positive), pick(negative)
-        return f"{good} but {bad} .", f"{bad} but {good} ."
+        return f"{good} but the ending was {bad} .", f"{bad} but the ending was {good} ."
     first, second = pick(every), pick(every)
     return f"{first} .", f"{second} ."
 

@@ -67,7 +67,8 @@ def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model,
                 cache_key: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PPO for every (method, seed) from the same SFT policy; returns (per-step log, per-run summary).
 
-    The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS``; the
+    The per-step frame has one row per (method, seed, step) with the trainer's ``LOG_KEYS`` and the step's
+    first rollout (``sample_prompt``, ``sample_response``: what the policy wrote at that step's KL); the
     summary one row per (method, seed) with the final evaluation (``final_*``, see
     :func:`evaluate_policy`; with ``per_response`` also each response's scores) and the run's
     seconds. ``track`` adds logged-only per-step means and ``evaluation`` held-out evaluations every few
@@ -120,7 +121,7 @@ def run_methods(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model,
             pd.DataFrame([results[job][1] for job in order]))
 
 
-RUN_CACHE_VERSION = 1  # bump when what a cached job holds changes
+RUN_CACHE_VERSION = 2  # bump when what a cached job holds changes (2: each step's sample)
 
 
 def grid_cache_key(name: str, **extra) -> dict | None:
@@ -189,5 +190,7 @@ def _run_method(name: str, seeds: list[int]) -> dict[tuple[int, str], tuple[pd.D
             summary = {"method": name, "seed": seed, "seconds": float(np.sum(result.log["seconds"])),
                        "reward_seconds": float(np.sum(result.log["reward_seconds"])),
                        **{f"final_{k}": v for k, v in final.items()}}
-            out[(seed, name)] = (pd.DataFrame({"method": name, "seed": seed, **result.log}), summary)
+            sampled = {"sample_prompt": [p for _, p, _ in result.samples],  # each step's first rollout response
+                       "sample_response": [r for _, _, r in result.samples]}
+            out[(seed, name)] = (pd.DataFrame({"method": name, "seed": seed, **result.log, **sampled}), summary)
     return out

@@ -2,7 +2,7 @@
 
 1. **Against the world** (the gold judge): the Spearman correlation, within one response, of a
    method's per-word token rewards with the ground-truth word credit c_i of the gold judge
-   (:func:`rewardlab.core.judges.word_credit`, which sums to VADER's compound). This asks whether the
+   (``judge.word_credit``, which sums to the gold score). This asks whether the
    credit lands on the words that really carry the sentiment; it mixes the explainer's error
    with the reward model's own error (a proxy that misreads a word cannot be explained into
    reading it right).
@@ -40,7 +40,7 @@ def credit_spearman(attributions: Sequence[TokenAttribution], credits: Sequence[
         words = attribution.per_word()
         if len(words) != len(credit):
             raise ValueError(f"response {i}: {len(words)} attributed words but {len(credit)} credited words; "
-                             "pass word_credit(response) for the same responses in the same order")
+                             "pass judge.word_credit(response) for the same responses in the same order")
         if np.ptp(words) > 0 and np.ptp(credit) > 0:
             out[i] = spearmanr(words, credit).statistic
     return out

@@ -2,7 +2,7 @@
 
 The review world can answer a question no paper could: how good must token credit be for dense
 shaping to pay? Its gold judge, VADER's compound score R(y), comes with exact word credit c_i
-that sums to R (:func:`rewardlab.core.judges.word_credit`). With R itself as the reward, the
+that sums to R (``judge.word_credit``: :mod:`rewardlab.core.reader`, :mod:`rewardlab.core.vader`). With R itself as the reward, the
 credit is the only thing that differs between arms:
 
 * ``sparse``: R paid on the final action (the trainer's convention for a scalar);
@@ -26,7 +26,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rewardlab.core.judges import word_credit
 from rewardlab.shaping import estimators
 from rewardlab.shaping.attribution import Example, TokenAttribution, complete_to_reward, encode_examples
 
@@ -76,7 +75,7 @@ def oracle_credit(credit: str, judge: Callable, tokenizer, prompts: Sequence[str
     rewards = np.asarray(judge(list(responses)), dtype=float)
     out = []
     for example, response, reward in zip(examples, responses, rewards):
-        words = word_credit(response)
+        words = judge.word_credit(response)
         if len(words) != example.n_words:
             raise ValueError(f"response {response!r}: {len(words)} credited words but {example.n_words} words in its "
                              "tokens; the judge and the tokenizer must split words alike")
@@ -108,10 +107,10 @@ def oracle_reward_fn(credit: str, judge: Callable, tokenizer, *, noise: float = 
     return reward_fn
 
 
-def credit_scale(responses: Sequence[str]) -> float:
-    """Root mean square of the gold word credit over every word of ``responses``: the unit of the noisy
-    arm's sigma (sigma = 1 adds noise as large as a typical word's credit)."""
-    credits = np.concatenate([word_credit(r) for r in responses] or [np.zeros(0)])
+def credit_scale(judge, responses: Sequence[str]) -> float:
+    """Root mean square of the gold word credit (``judge.word_credit``) over every word of ``responses``: the
+    unit of the noisy arm's sigma (sigma = 1 adds noise as large as a typical word's credit)."""
+    credits = np.concatenate([judge.word_credit(r) for r in responses] or [np.zeros(0)])
     if not len(credits) or not np.any(credits):
         raise ValueError("no word of these responses carries gold credit; pass responses with sentiment words")
     return float(np.sqrt(np.mean(credits ** 2)))

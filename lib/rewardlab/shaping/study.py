@@ -31,7 +31,6 @@ from rewardlab.rl.evaluation import evaluate_policy, held_out_summary
 from rewardlab.rl.runs import Method, grid_cache_key, run_methods, torch_threads
 from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
 from rewardlab.rl.trl_peers import train_with_trl_rloo
-from rewardlab.core.judges import word_credit
 from rewardlab.shaping.attribution import attribute
 from rewardlab.shaping.faithfulness import credit_spearman
 from rewardlab.shaping.oracle import oracle_credit, oracle_reward_fn
@@ -114,7 +113,7 @@ def credit_faithfulness(stack: Stack, arms: Sequence[str], prompts: Sequence[str
     credit (:func:`rewardlab.shaping.faithfulness.credit_spearman`): the dose of the dose-response. Reward-model
     arms use the preset's reward model and the study's explainer settings; sparse and uniform credit no word."""
     study, tokenizer = stack.preset.shaping, stack.tokenizer
-    credits = [word_credit(r) for r in responses]
+    credits = [stack.judge.word_credit(r) for r in responses]
     out = {}
     for arm in arms:
         if arm in ("sparse", "uniform", "oracle-sparse"):
