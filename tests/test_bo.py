@@ -163,7 +163,7 @@ def test_the_same_seed_gives_the_same_proposals_and_recommendation_whatever_ran_
 
 def test_proposals_do_not_depend_on_the_order_in_which_a_batch_finishes(tmp_path, monkeypatch):
     """Issue 25: with two workers the q trials of a batch finish in either order; the GP used to see them in
-    that order, so the same study proposed other points (notebook 07's best trial moved). Every proposal of a
+    that order, so the same study proposed other points (notebook 08's best trial moved). Every proposal of a
     study whose batches finish last-first equals the one whose batches finish first-first, and a batch cut
     short after its second trial resumes to the same numbers."""
     def last_first(evaluate, items, pool):  # as two workers may: the batch's last trial finishes first

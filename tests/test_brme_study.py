@@ -1,4 +1,4 @@
-"""Notebook 09's study helpers on hand-made numbers: head statistics, paired contrasts, the A/A floor's metrics."""
+"""Notebook 10's study helpers on hand-made numbers: head statistics, paired contrasts, the A/A floor's metrics."""
 import numpy as np
 import pandas as pd
 import pytest

@@ -25,9 +25,9 @@ def test_declarations_are_complete_and_name_their_arms():
         assert isinstance(claim.arm, tuple) and claim.arm  # a fixed key, never "the best" of a run
         assert not any("best" in key and key != "best_single" for key in claim.arm)
     with pytest.raises(ValueError, match="margin"):
-        claims.Claim("x", "p", "w", "06_dense_reward_ppo", "a − b", "m", "higher", "seed", 0.0, "r", ("a",), ("b",))
+        claims.Claim("x", "p", "w", "07_dense_reward_ppo", "a − b", "m", "higher", "seed", 0.0, "r", ("a",), ("b",))
     with pytest.raises(ValueError, match="direction"):
-        claims.Claim("x", "p", "w", "06_dense_reward_ppo", "a − b", "m", "up", "seed", 0.1, "r", ("a",), ("b",))
+        claims.Claim("x", "p", "w", "07_dense_reward_ppo", "a − b", "m", "up", "seed", 0.1, "r", ("a",), ("b",))
 
 
 def _scipy_interval(d, level):
@@ -78,7 +78,7 @@ def _write(directory, notebook, metrics, smoke=False):
 def test_a_notebook_family_is_holm_corrected_and_missing_runs_say_how_to_run_them(tmp_path):
     auc = {"sparse": [0.20, 0.25, 0.22, 0.30], "shap": [0.40, 0.46, 0.41, 0.52], "lime": [0.21, 0.24, 0.25, 0.29],
            "abc": [0.10, 0.14, 0.12, 0.19]}
-    _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30, "eval_every": 5, "auc_eval_gold_by_replicate": auc})
+    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30, "eval_every": 5, "auc_eval_gold_by_replicate": auc})
     records = {r["id"]: r for r in claims.evaluate(directory=tmp_path)}
     assert records["oracle-dense-gold"]["verdict"] == "not run"  # no oracle arms in this file: outside the family
     shap, lime, abc = records["koo-dense-shap"], records["koo-dense-lime"], records["chan-abc"]
@@ -87,14 +87,14 @@ def test_a_notebook_family_is_holm_corrected_and_missing_runs_say_how_to_run_the
     p = [stats.p_value(np.subtract(auc[arm], auc["sparse"]), "higher") for arm in ("shap", "lime", "abc")]
     assert [shap["level"], lime["level"], abc["level"]] == pytest.approx(stats.holm_levels(p))
     assert min(r["level"] for r in (shap, lime, abc)) >= 0.95 and max(r["level"] for r in (shap, lime, abc)) == pytest.approx(1 - 0.05 / 3)
-    assert "Holm over the 3 primary contrasts of notebook 06" in shap["correction"]
+    assert "Holm over the 3 primary contrasts of notebook 07" in shap["correction"]
     assert shap["estimate"] == pytest.approx(np.mean(np.subtract(auc["shap"], auc["sparse"])))
-    assert records["koo-bo"]["verdict"] == "not run" and "--only 07" in records["koo-bo"]["problem"]
+    assert records["koo-bo"]["verdict"] == "not run" and "--only 08" in records["koo-bo"]["problem"]
     # a metrics file of an older notebook version names the missing per-seed key and the command
-    _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30})
+    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30})
     problem = {r["id"]: r for r in claims.evaluate(directory=tmp_path)}["koo-dense-shap"]["problem"]
-    assert "auc_eval_gold_by_replicate.shap" in problem and "--only 06" in problem
-    _write(tmp_path, "06_dense_reward_ppo", {"ppo_steps": 30, "auc_eval_gold_by_replicate": {**auc, "sparse": [0.2, 0.3]}})
+    assert "auc_eval_gold_by_replicate.shap" in problem and "--only 07" in problem
+    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30, "auc_eval_gold_by_replicate": {**auc, "sparse": [0.2, 0.3]}})
     assert "same units" in {r["id"]: r for r in claims.evaluate(directory=tmp_path)}["koo-dense-shap"]["problem"]
 
 

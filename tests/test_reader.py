@@ -8,34 +8,8 @@ import pytest
 
 from rewardlab.core.grammar import well_formed
 from rewardlab.core.judges import ReaderJudge, VaderJudge, load_gold_judge
-from rewardlab.core.reader import BROKEN, KEPT, PENALTY, REPEATED, read, reader_word_credit
+from rewardlab.core.reader import BROKEN, KEPT, PENALTY, READER_PAIRS, REPEATED, read, reader_word_credit
 from rewardlab.core.world import generate_reviews
-
-# (what a careful reader prefers, what they would rank below it): natural reviews against degenerate
-# ones built from the same kind of positive words, and natural reviews of different sentiment.
-READER_PAIRS = [
-    ("the cast was wonderful and the ending felt fresh .", "wonderful wonderful wonderful wonderful ."),
-    ("the cast was wonderful and the ending felt fresh .",
-     "the cast was wonderful . the cast was wonderful . the cast was wonderful ."),
-    ("the cast was wonderful and the ending felt fresh .",
-     "the cast was wonderful . the plot was wonderful . the ending was wonderful ."),
-    ("i loved the plot . the acting was very good .", "loved loved loved good good good very good ."),
-    ("i loved the plot . the acting was very good .", "the acting was very good good good loved ."),
-    ("it was a great film . i enjoyed the music .", "it was a great great great film . i enjoyed enjoyed the music ."),
-    ("it was a great film . i enjoyed the music .", "great film great music great cast great ."),
-    ("the plot was brilliant but the pacing was dull .", "brilliant the plot was but dull pacing the was ."),
-    ("the story felt warm and the cast felt lovely .", "but loved admired loved loved enjoyed admired admired but loved"),
-    ("i saw it at the cinema with my sister . the score was beautiful .",
-     "the score was beautiful . the score was beautiful . the score was beautiful . the score was beautiful ."),
-    ("the acting was superb .", "the acting was superb superb superb superb superb ."),
-    ("an excellent film .", "excellent excellent excellent excellent excellent excellent"),
-    # natural text of different sentiment: the judge still reads what the review says
-    ("the plot was good .", "the plot was awful ."),
-    ("the plot was good .", "the plot was not good ."),
-    ("i loved the ending .", "i hated the ending ."),
-    ("the acting was bad but the ending was great .", "the acting was great but the ending was bad ."),
-]
-
 
 @pytest.mark.parametrize("better, worse", READER_PAIRS)
 def test_natural_reviews_rank_above_degenerate_ones(better, worse):

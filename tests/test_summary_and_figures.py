@@ -30,7 +30,7 @@ def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them
     assert "paired t, 97.5%" in accuracy or "paired t, 95.0%" in accuracy
     assert "largest budget (2000 pairs)" in accuracy and accuracy.endswith("| **reproduced** |")
     assert next(v for v in rows.values() if "65%" in v).endswith("| **opposite** |")  # 41-43% < 50%
-    assert "not run: `python -m rewardlab.reproduce --only 06`" in text
+    assert "not run: `python -m rewardlab.reproduce --only 07`" in text
     assert "Presets of these runs: `tiny`" in text and not list(tmp_path.glob(".*tmp"))
     assert "| `qiu-tree-win-rate` | 0.015 | a tenth of the paper's 15-point margin" in text
     readme = tmp_path / "README.md"
@@ -74,11 +74,11 @@ def test_a_brme_bump_flags_only_the_notebooks_built_on_the_brme(tmp_path):
     from rewardlab.core.versions import current_versions
 
     older = {**current_versions(), "brme": current_versions()["brme"] - 1}
-    for stem in ("03_tree_structured_preferences", "04_bayesian_reward_ensembles", "09_reward_robust_rlhf"):
+    for stem in ("03_tree_structured_preferences", "04_bayesian_reward_ensembles", "10_reward_robust_rlhf"):
         (tmp_path / f"{stem}.metrics.json").write_text(json.dumps(
             {"notebook": stem, "preset": "tiny", "seed": 0, "smoke": False, "metrics": {}, "versions": older}))
     assert [stem for stem, _ in summary.outdated_runs(tmp_path)] == ["04_bayesian_reward_ensembles",
-                                                                      "09_reward_robust_rlhf"]
+                                                                      "10_reward_robust_rlhf"]
 
 
 def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):
@@ -87,10 +87,10 @@ def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1, 2], [2, 0, 1], label="a line")
     ax.legend()
-    png = save_figure(fig, "06_dense_reward_ppo", "a_line")
+    png = save_figure(fig, "07_dense_reward_ppo", "a_line")
     plt.close(fig)
-    source = tmp_path / "runs" / "figures" / "06_a_line.pickle"
-    assert png == tmp_path / "figs" / "06_a_line.png" and source.exists()
+    source = tmp_path / "runs" / "figures" / "07_a_line.pickle"
+    assert png == tmp_path / "figs" / "07_a_line.png" and source.exists()
     first = plt.imread(png)
     png.unlink()
     assert figures.main([]) == 0
@@ -98,11 +98,11 @@ def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):
     assert again.shape == first.shape and abs(again - first).max() < 1e-6  # the same picture, from the source
     assert (tmp_path / "runs" / "SUMMARY.md").exists()
     with pytest.raises(FileNotFoundError):
-        figures.redraw(only=["07"])  # --only filters by notebook number: notebook 07 saved nothing here
+        figures.redraw(only=["07"])  # --only filters by notebook number: notebook 08 saved nothing here
     source.write_bytes(b"not a pickle")
-    with pytest.raises(RuntimeError, match=r"06_a_line.pickle.*--only 06"):
+    with pytest.raises(RuntimeError, match=r"07_a_line.pickle.*--only 07"):
         figures.redraw()
-    (source.parent / "06_a_line.pickle").unlink()
+    (source.parent / "07_a_line.pickle").unlink()
     assert figures.main([]) == 1  # nothing saved: says to run make reproduce
 
 

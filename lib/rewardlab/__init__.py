@@ -3,8 +3,8 @@
 The map, bottom to top (a layer imports only from layers below it):
 
     core/        config (a config per stage, composed into a preset), fields (checks, overrides), presets,
-                 artifacts (the on-disk cache), world (the review world), tokenizer, judges (gold judge,
-                 word credit), policy (SFT, sampling, log-probs), stats (intervals, Holm, verdicts),
+                 artifacts (the on-disk cache), world (the review world), grammar (its sentences),
+                 judges (the gold judges: reader, vader, a classifier), policy (SFT, sampling, log-probs), stats (intervals, Holm, verdicts),
                  claim (what a pre-registered claim declares), quiet
     reward/      preferences (chain sampling, gold labels), models (Bradley-Terry reward models),
                  accuracy (pair accuracy, rank correlation, win rates), probes (minimal pairs per phenomenon)
@@ -12,12 +12,14 @@ The map, bottom to top (a layer imports only from layers below it):
                  runs in worker processes), evaluation (held-out scores, best-of-n, learning curves),
                  trl_peers (TRL's RewardTrainer and RLOOTrainer as peers)
     one package per paper idea, each with its claims (claims.py):
+    gao/         Gao et al. 2022: fits (the functional forms, bootstrap, cross-fitted peaks), study (proxies of
+                 three strengths, best-of-n, PPO at beta = 0); also declares notebook 01's claim on the gold
     shaping/     Koo et al. 2025: attribution (SHAP, LIME, attention), faithfulness, shapes (per-token
                  rewards), bo (BoTorch over mixture weights), study (the PPO grid, a BO trial), views
     rcfd/        Rita et al. 2024: calibration (the RCfD reward), alignment (A = KL of reward densities)
     tree/        Qiu et al. 2024: sampling (prefix trees of responses)
     brme/        Yan et al. 2024: ensemble (K Gaussian heads), training, robust (the robust objective),
-                 study (notebook 09's runs), probes (out-of-distribution inputs for sigma)
+                 study (notebook 10's runs), probes (out-of-distribution inputs for sigma)
     stack        the one loader: world, tokenizer, SFT policy, gold judge, preference data, reward models
     reporting/   claims (claims.json), metrics (a notebook's numbers), figures (style, bands, saving,
                  make figures), summary (SUMMARY.md)

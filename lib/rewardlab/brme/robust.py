@@ -15,7 +15,7 @@ optimisation):  R_UWO = mean_k mu_k - penalty * std_k mu_k.
 
 Each is a sequence-level reward (one scalar per response, paid on the final action).
 
-An imperfect reward model. Notebook 09 also trains a BRME one of whose heads learned from labels of
+An imperfect reward model. Notebook 10 also trains a BRME one of whose heads learned from labels of
 which ``robust.label_flip`` were flipped (:func:`rewardlab.brme.training.load_brme`, ``noisy_heads``): a
 noisier annotator, as real reward models have, rather than a negated head (an adversary).
 Written here: no library turns a multi-head reward ensemble into a PPO reward.

@@ -1,4 +1,4 @@
-"""The reward-robust RLHF study (notebook 09): PPO against a BRME for several nominal weights, its A/A
+"""The reward-robust RLHF study (notebook 10): PPO against a BRME for several nominal weights, its A/A
 noise floor, its table and its metrics (the names the claims in :mod:`rewardlab.brme.claims` read are
 written here).
 
@@ -119,7 +119,7 @@ def paired_contrasts(summary: pd.DataFrame, baseline: str, column: str = "final_
 
 
 def robust_metrics(summary: pd.DataFrame, noisy: pd.DataFrame, *, weights: Sequence[float], ppo, heads: dict) -> dict:
-    """Notebook 09's metrics: per-arm means, the A/A noise floor, the label-noise comparison and the per-seed
+    """Notebook 10's metrics: per-arm means, the A/A noise floor, the label-noise comparison and the per-seed
     values the declared claims read (``final_gold_by_seed``, ``noisy_final_gold_by_seed``). ``heads`` holds
     the ensembles' spread statistics on SFT samples."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DIRECTIONS = ("higher", "lower", "equal", "not higher")
-GOLD_MARGIN = (0.05, "a tenth of the climb from the SFT policy (gold ≈ 0) to the gold threshold 0.5 that notebook 06 "
+GOLD_MARGIN = (0.05, "a tenth of the climb from the SFT policy (gold ≈ 0) to the gold threshold 0.5 that notebook 07 "
                      "declares as a policy that learned the task")
 
 

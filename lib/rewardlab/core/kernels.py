@@ -5,9 +5,9 @@ otherwise. The kernels round differently, and PPO turns a difference in the 6th 
 Measured (issue 25): notebook 01 re-run on an AVX-512 machine trained an SFT policy whose final loss was
 1.998050 against the committed run's 1.998047, and every later number moved with it. With the variables
 below set before torch loads, the same AVX-512 machine reproduced all 17 of the committed notebook 01 metrics
-exactly. (Notebook 07's BO proposals differed for another reason, found later in issue 25: the GP read a
+exactly. (Notebook 08's BO proposals differed for another reason, found later in issue 25: the GP read a
 batch's trials in the order the workers finished them; :mod:`rewardlab.shaping.bo` now reads them in index
-order.) The pin has a price on AVX-512 machines: notebook 09 took 27.8 minutes pinned against 18.0, and a
+order.) The pin has a price on AVX-512 machines: notebook 10 took 27.8 minutes pinned against 18.0, and a
 reward model's epoch over 64,000 pairs 163-174 s.
 
 ``import rewardlab`` sets them with ``setdefault``, so a value already in the environment wins: for example

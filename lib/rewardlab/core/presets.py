@@ -7,7 +7,7 @@
   measured minutes of each notebook.
 * ``quick``: the teaching tier. The same world and code at smaller sizes: every notebook runs and draws every
   figure, and every verdict is underpowered (its SUMMARY says so). Budget 15 minutes from an empty cache.
-* ``powered``: the study tier at the sizes issues 22-24 chose for power (10 x 60-step replicates in 06, 16,000
+* ``powered``: the study tier at the sizes issues 22-24 chose for power (10 x 60-step replicates in 07, 16,000
   pairs in 03, ...), about 4 hours on the 2-core machine; written into ``powered_runs/``.
 * ``smoke``: the review world at sizes a test executes in seconds (``load_preset("tiny", smoke=True)``).
 * ``paper``: GPT-2 policy, IMDb prompts and demonstrations, a Hub sentiment classifier as the gold
@@ -47,7 +47,7 @@ from rewardlab.core.fields import with_overrides
 TINY = Preset()
 
 _SMOKE_PPO = PPOConfig(steps=2, batch_size=8, minibatch_size=4, epochs=2,
-                       max_new_tokens=18)  # > min_response_words: cut demonstrations still vary in length (08)
+                       max_new_tokens=18)  # > min_response_words: cut demonstrations still vary in length (09)
 SMOKE = Preset(
     name="smoke", smoke=True,
     world=WorldConfig(n_reviews=400),

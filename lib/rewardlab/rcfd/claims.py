@@ -1,4 +1,4 @@
-"""The claims of Rita et al. 2024 (RCfD and over-optimisation), notebook 08,
+"""The claims of Rita et al. 2024 (RCfD and over-optimisation), notebook 09,
 declared before their runs (see :class:`rewardlab.core.claim.Claim`).
 
 Margins in units of R are a tenth of the spread of R over the demonstrations, measured on the study's
@@ -17,28 +17,28 @@ OVEROPT = ("without a KL penalty PPO over-optimises the reward model: reward up 
 UNIT = "PPO seed"
 
 CLAIMS = [
-    Claim("rita-overopt-proxy", RITA, OVEROPT, "08_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",
+    Claim("rita-overopt-proxy", RITA, OVEROPT, "09_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",
           "proxy reward R of the final policy on held-out prompts, step {ppo_steps}", "higher", UNIT, *R_MARGIN,
           ("final_proxy_by_seed", "beta=0"), ("sft_proxy",)),
-    Claim("rita-overopt-gold", RITA, OVEROPT, "08_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",
+    Claim("rita-overopt-gold", RITA, OVEROPT, "09_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",
           "gold (VADER) of the final policy on held-out prompts, step {ppo_steps}", "lower", UNIT, 0.05,
-          "a tenth of the climb from gold ≈ 0 to the threshold 0.5 of a policy that learned the task (notebook 06)",
+          "a tenth of the climb from gold ≈ 0 to the threshold 0.5 of a policy that learned the task (notebook 07)",
           ("final_gold_by_seed", "beta=0"), ("sft_gold",)),
-    Claim("rita-overopt-naturalness", RITA, OVEROPT, "08_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",
+    Claim("rita-overopt-naturalness", RITA, OVEROPT, "09_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",
           "naturalness NLL under the SFT policy (higher = less natural), step {ppo_steps}", "higher", UNIT, 0.1,
           "5% of the SFT policy's own NLL (≈ 2.0 nats per token)", ("naturalness_by_seed", "beta=0"),
           ("sft_naturalness",)),
     Claim("rita-rcfd-reward", RITA, "RCfD lands the reward at the demonstrations' level (1.97 vs 2.01)",
-          "08_rcfd_and_over_optimization", "RCfD − the demonstrations' mean R (held-out prompts)",
+          "09_rcfd_and_over_optimization", "RCfD − the demonstrations' mean R (held-out prompts)",
           "proxy reward R of the final policy on held-out prompts, step {ppo_steps}", "equal", UNIT, *R_MARGIN,
           ("final_proxy_by_seed", "RCfD"), ("demo_mean_proxy",)),
     Claim("rita-rcfd-alignment", RITA, "RCfD matches a tuned KL baseline's reward-distribution alignment without a "
-          "sweep (A = 0.04)", "08_rcfd_and_over_optimization", "RCfD − the KL baseline with β tuned on search seeds",
+          "sweep (A = 0.04)", "09_rcfd_and_over_optimization", "RCfD − the KL baseline with β tuned on search seeds",
           "alignment A = KL(ρ_demo ‖ ρ_π) of the reward distributions, step {ppo_steps}", "not higher", UNIT, 0.05,
           "the paper's own RCfD alignment (A = 0.04) is the scale of a match", ("alignment_A_by_seed", "RCfD"),
           ("alignment_A_by_seed", "tuned KL")),
     Claim("rita-rcfd-constant", RITA, "calibrating each prompt against its own demonstrations is what aligns the "
-          "reward distribution (ablation here: one constant target)", "08_rcfd_and_over_optimization",
+          "reward distribution (ablation here: one constant target)", "09_rcfd_and_over_optimization",
           "RCfD − RCfD with one constant target (the mean R over all demonstrations)",
           "alignment A = KL(ρ_demo ‖ ρ_π) of the reward distributions, step {ppo_steps}", "lower", UNIT, 0.05,
           "the paper's own RCfD alignment (A = 0.04) is the scale of a match", ("alignment_A_by_seed", "RCfD"),

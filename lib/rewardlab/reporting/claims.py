@@ -5,7 +5,7 @@
 Each :class:`Claim` fixes, in code and before its notebook runs: the paper's words, the primary
 contrast (the two arms, the metric, the step or budget, the direction the paper claims), the unit
 of replication, and an equivalence margin with its reason. The arms are named, never chosen from
-the results; where a study needs a selection (notebook 07's best single explainer, notebook 08's
+the results; where a study needs a selection (notebook 08's best single explainer, notebook 09's
 tuned β) the notebook makes it on separate search runs and records the selected arm's values
 under a fixed name, which is what the claim reads.
 
@@ -32,6 +32,7 @@ from rewardlab.brme import claims as brme_claims
 from rewardlab.core import stats
 from rewardlab.core.artifacts import atomic_write_text, runs_dir
 from rewardlab.core.claim import Claim
+from rewardlab.gao import claims as gao_claims
 from rewardlab.rcfd import claims as rcfd_claims
 from rewardlab.reward import claims as reward_claims
 from rewardlab.shaping import claims as shaping_claims
@@ -62,7 +63,7 @@ def differences(claim: Claim, metrics: dict) -> tuple[np.ndarray, np.ndarray, np
     return arm - base, arm, base
 
 
-CLAIMS = [*reward_claims.CLAIMS, *shaping_claims.CLAIMS, *rcfd_claims.CLAIMS, *tree_claims.CLAIMS, *brme_claims.CLAIMS]
+CLAIMS = [*gao_claims.CLAIMS, *reward_claims.CLAIMS, *shaping_claims.CLAIMS, *rcfd_claims.CLAIMS, *tree_claims.CLAIMS, *brme_claims.CLAIMS]
 
 
 def notebook_table(notebook: str, directory: Path | None = None):

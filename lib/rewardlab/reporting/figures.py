@@ -7,7 +7,7 @@ Figure object itself beside the executed notebooks, ``papermill_runs/figures/01_
 matplotlib pickles a figure with its data, artists and layout, so it can be loaded, restyled or re-saved
 (at another ``--dpi``, say) without recomputing what it shows.
 
-    python -m rewardlab.reporting.figures [--runs-dir papermill_runs] [--figures-dir figures] [--only 06,08]
+    python -m rewardlab.reporting.figures [--runs-dir papermill_runs] [--figures-dir figures] [--only 07,09]
 
 loads each pickle and writes ``figures/NN_name.png`` again, then rewrites ``papermill_runs/claims.json``
 and ``SUMMARY.md`` from the metrics files (:mod:`rewardlab.reporting.claims`, :mod:`rewardlab.reporting.summary`).

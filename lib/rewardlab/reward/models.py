@@ -327,19 +327,3 @@ def reward_function(reward_model, tokenizer, batch_size: int = 256):
     return lambda prompts, responses: np.asarray(score(reward_model, tokenizer, list(prompts), list(responses),
                                                        batch_size), dtype=float)
 
-
-def standardised_reward(reward_model, tokenizer, prompts, responses, batch_size: int = 256):
-    """The reward model on one scale: z(x, y) = (R(x, y) - mu) / sigma, with mu and sigma R's mean and sd over
-    SFT samples (``prompts``, ``responses``). Proxies trained on different data (or gold itself) then pay
-    PPO in the same units, so one beta and learning rate mean the same for each. ``.mean``, ``.sd`` hold mu, sigma."""
-    raw = reward_function(reward_model, tokenizer, batch_size)
-    values = raw(prompts, responses)
-    mean, sd = float(values.mean()), float(values.std())
-    if not sd > 0:
-        raise ValueError(f"the reward model gives all {len(values)} SFT samples the same score; pass varied samples")
-
-    def reward(prompts, responses):
-        return (raw(prompts, responses) - mean) / sd
-
-    reward.mean, reward.sd = mean, sd
-    return reward

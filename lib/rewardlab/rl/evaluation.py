@@ -220,3 +220,18 @@ def best_of_n_curve(policy, tokenizer, prompts: Sequence[str], reward_model, gol
     curve = best_of_n(proxy, gold, ns, naturalness_nll=nll, response_words=words)
     curve["kl"] = kl_best_of_n(ns).tolist()
     return curve
+
+
+def last_samples(steps: pd.DataFrame, gold_fn: Callable, scores: dict[str, Callable] | None = None,
+                 per_method: int = 2) -> pd.DataFrame:
+    """What the trained policies wrote: each run's first rollout response at its last step (the ``sample_*``
+    columns of :func:`rewardlab.rl.runs.run_methods`), ``per_method`` runs per method, scored by ``gold_fn`` and by
+    each ``scores[name](prompts, responses)`` (VADER alone, a proxy): numbers beside the text they measure."""
+    last = steps[steps["step"] == steps.groupby(["method", "seed"])["step"].transform("max")]
+    last = last[last["sample_response"].notna()].groupby("method", sort=False).head(per_method)
+    prompts, responses = list(last["sample_prompt"]), list(last["sample_response"])
+    table = pd.DataFrame({"method": last["method"].to_numpy(), "seed": last["seed"].to_numpy(), "prompt": prompts,
+                          "response": responses, "gold": np.round(np.asarray(gold_fn(responses), float), 3)})
+    for name, fn in (scores or {}).items():
+        table[name] = np.round(np.asarray(fn(prompts, responses), float), 3)
+    return table.set_index(["method", "seed"])

@@ -25,7 +25,7 @@ resumes at the first missing trial; a line that does not parse raises, naming th
 Determinism: a proposal is a function of the seed, the batch's first trial index and the trials before
 it *in index order*. With ``workers > 1`` the q trials of a batch finish in whatever order the machine
 gives; before, the GP was fitted on the trials in the order they finished, so two runs of the same study
-proposed different points (issue 25: notebook 07's best trial moved from 3 to 5). Batches are fixed by
+proposed different points (issue 25: notebook 08's best trial moved from 3 to 5). Batches are fixed by
 index, so a batch cut short by an interruption is proposed again, identically, and only its missing
 trials run.
 """

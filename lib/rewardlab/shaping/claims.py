@@ -1,6 +1,6 @@
-"""The claims of Koo et al. 2025 (explainer shaping, BO) and Chan et al. 2024 (ABC), notebooks 05-07, and
-this world's own (the oracle upper bound and the dose-response of notebook 06), declared before their
-runs (see :class:`rewardlab.core.claim.Claim`). Notebook 06's primary metric is the AUC of held-out
+"""The claims of Koo et al. 2025 (explainer shaping, BO) and Chan et al. 2024 (ABC), notebooks 05, 07 and 08, and
+this world's own (the oracle upper bound and the dose-response of notebook 07), declared before their
+runs (see :class:`rewardlab.core.claim.Claim`). Notebook 07's primary metric is the AUC of held-out
 gold, whose evaluations use fixed prompts and a fixed sampling seed; its six contrasts are one Holm
 family."""
 
@@ -25,7 +25,7 @@ CLAIMS = [
             "a rank correlation below 0.1 shares under 1% of the rank variance: no usable credit",
             ("faithfulness_spearman_by_seed", method), ("faithfulness_spearman_by_seed", "random"))
       for method in ("shap", "lime")),
-    *(Claim(claim_id, paper, words, "06_dense_reward_ppo", contrast, HELD_OUT_AUC, "higher", REPLICATE,
+    *(Claim(claim_id, paper, words, "07_dense_reward_ppo", contrast, HELD_OUT_AUC, "higher", REPLICATE,
             *GOLD_MARGIN, ("auc_eval_gold_by_replicate", arm), ("auc_eval_gold_by_replicate", baseline))
       for claim_id, paper, words, contrast, arm, baseline in (
           ("oracle-dense-gold", "this world (the upper bound)", "exact token credit of the true reward makes PPO "
@@ -39,16 +39,16 @@ CLAIMS = [
           ("chan-abc", CHAN, "attention credit learns faster than sparse PPO (IMDb: reward 9.24 vs 7.00 at step 25)",
            "ABC − sparse PPO (reward model)", "abc", "sparse"))),
     Claim("oracle-dose", "this world (dose-response)", "the more faithful the token credit, the more dense shaping "
-          "gains over sparse", "06_dense_reward_ppo", "slope of (dense − sparse gold) against credit faithfulness",
+          "gains over sparse", "07_dense_reward_ppo", "slope of (dense − sparse gold) against credit faithfulness",
           "least-squares slope, per replicate, of the oracle arms' gain in AUC of held-out gold over sparse gold "
           "against their credit's Spearman with gold word credit", "higher", REPLICATE, 0.05,
           "under 0.05 gold from no credit (Spearman 0) to exact credit (1) is a tenth of the climb to the threshold: "
           "no practical dose-response", ("dose_slope_by_replicate",), 0.0),
-    Claim("koo-bo-dense", KOO, DENSE_WORDS, "07_bayesian_optimization_of_reward_shape",
+    Claim("koo-bo-dense", KOO, DENSE_WORDS, "08_bayesian_optimization_of_reward_shape",
           "BO's recommended weights − sparse PPO", BO_METRIC, "higher", "fresh confirmation PPO seed (arms share seeds)",
           *GOLD_MARGIN, ("confirm_auc_eval_gold_by_seed", "bo"), ("confirm_auc_eval_gold_by_seed", "sparse")),
     Claim("koo-bo", KOO, "Bayesian optimisation of the explainer mixture finds weights better than any single explainer",
-          "07_bayesian_optimization_of_reward_shape", "BO's recommended weights − the best single explainer (chosen on "
+          "08_bayesian_optimization_of_reward_shape", "BO's recommended weights − the best single explainer (chosen on "
           "the search runs)", BO_METRIC, "higher", "fresh confirmation PPO seed (arms share seeds)", *GOLD_MARGIN,
           ("confirm_auc_eval_gold_by_seed", "bo"), ("confirm_auc_eval_gold_by_seed", "best_single")),
 ]

@@ -1,4 +1,4 @@
-"""Oracle shaping: PPO on the gold reward itself, with token credit of known quality (notebook 06).
+"""Oracle shaping: PPO on the gold reward itself, with token credit of known quality (notebook 07).
 
 The review world can answer a question no paper could: how good must token credit be for dense
 shaping to pay? Its gold judge, VADER's compound score R(y), comes with exact word credit c_i

@@ -1,4 +1,4 @@
-"""The dense-shaping studies: reward shapes compared under PPO (notebook 06) and one BO trial (notebook 07).
+"""The dense-shaping studies: reward shapes compared under PPO (notebook 07) and one BO trial (notebook 08).
 
 Each run starts from the stack's SFT policy and trains with the study's PPO config; arms differ
 only in the reward and how it is spread over the tokens. Two families of arms:
@@ -28,7 +28,9 @@ import pandas as pd
 from rewardlab.core.config import resolve_device
 from rewardlab.core.stats import per_unit
 from rewardlab.rl.evaluation import evaluate_policy, held_out_summary
+from rewardlab.reward.models import reward_function
 from rewardlab.rl.runs import Method, grid_cache_key, run_methods, torch_threads
+from rewardlab.rl.scale import score_scale, standardised
 from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
 from rewardlab.rl.trl_peers import train_with_trl_rloo
 from rewardlab.shaping.attribution import attribute
@@ -42,7 +44,7 @@ RM_ARMS = ("sparse", "uniform", "abc", "shap", "lime")
 ORACLE_NOISE = 1.0  # the noisy oracle arm's sigma, in units of oracle.credit_scale
 ORACLE_ARMS = {"oracle-sparse": ("sparse", 0.0), "oracle-gold": ("gold", 0.0), "oracle-shap": ("shap", 0.0),
                "oracle-noisy": ("noisy", ORACLE_NOISE), "oracle-noise": ("noisy", math.inf)}
-# notebook 06's arms, declared with its claims: every arm a claim reads, and the zero-faithfulness end of the dose
+# notebook 07's arms, declared with its claims: every arm a claim reads, and the zero-faithfulness end of the dose
 # ladder. Uniform (ABC without its attention) and oracle-noisy (the ladder's middle) cost one sparse arm each,
 # which the 30-minute budget of the notebook does not hold at 10 replicates; the library keeps them.
 STUDY_ARMS = ("sparse", "abc", "shap", "lime", "oracle-sparse", "oracle-gold", "oracle-shap", "oracle-noise")
@@ -59,29 +61,45 @@ def reward_seed_of(stack: Stack, seed: int) -> int:
     return seeds[(seed - stack.preset.seed) % len(seeds)]
 
 
-def study_methods(stack: Stack, arms: Sequence[str], credit_scale: float = 1.0) -> dict[str, Method]:
+def study_methods(stack: Stack, arms: Sequence[str], credit_scale: float = 1.0,
+                  sft: tuple[Sequence[str], Sequence[str]] | None = None) -> dict[str, Method]:
     """A :class:`rewardlab.rl.runs.Method` per arm: a reward-model shape (``RM_ARMS``, on the replicate's reward
-    model) or an oracle credit (``ORACLE_ARMS``; ``credit_scale`` is the noisy arms' unit)."""
+    model) or an oracle credit (``ORACLE_ARMS``; ``credit_scale`` is the noisy arms' unit). With ``sft`` (SFT
+    samples as prompts and responses) every arm pays its score standardised on them (:mod:`rewardlab.rl.scale`),
+    so that reward-model and oracle arms train on one scale."""
     study, tokenizer = stack.preset.shaping, stack.tokenizer
     unknown = [a for a in arms if a not in RM_ARMS and a not in ORACLE_ARMS]
     if unknown:
         raise ValueError(f"unknown arms {unknown}; choose from {list(RM_ARMS) + list(ORACLE_ARMS)}")
+    scales: dict = {}
+
+    def on_scale(reward_fn, source, score_fn):
+        if sft is None:
+            return reward_fn
+        if source not in scales:
+            scales[source] = score_scale(score_fn, *sft)
+        return standardised(reward_fn, *scales[source])
 
     def rm_arm(shape):
-        return Method(lambda seed: shaped_reward_fn(shape, stack.reward_model(reward_seed_of(stack, seed)), tokenizer,
-                                                    seed=seed, shap_max_evals=study.shap_max_evals,
-                                                    lime_num_samples=study.lime_num_samples,
-                                                    shap_estimator=study.shap_estimator))
+        def reward_for(seed):
+            model = stack.reward_model(reward_seed_of(stack, seed))
+            return on_scale(shaped_reward_fn(shape, model, tokenizer, seed=seed, shap_max_evals=study.shap_max_evals,
+                                             lime_num_samples=study.lime_num_samples,
+                                             shap_estimator=study.shap_estimator),
+                            reward_seed_of(stack, seed), reward_function(model, tokenizer))
+        return Method(reward_for)
 
     def oracle_arm(credit, noise):
-        return Method(lambda seed: oracle_reward_fn(credit, stack.judge, tokenizer, noise=noise, scale=credit_scale,
-                                                    seed=seed))
+        return Method(lambda seed: on_scale(oracle_reward_fn(credit, stack.judge, tokenizer, noise=noise,
+                                                             scale=credit_scale, seed=seed),
+                                            "gold", lambda prompts, responses: stack.judge(responses)))
 
     return {arm: rm_arm(arm) if arm in RM_ARMS else oracle_arm(*ORACLE_ARMS[arm]) for arm in arms}
 
 
 def run_grid(stack: Stack, arms: Sequence[str], replicates: int, *, credit_scale: float = 1.0,
              evaluation: Evaluation | None = None, rloo_seeds: Sequence[int] = (),
+             sft: tuple[Sequence[str], Sequence[str]] | None = None,
              progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PPO (``preset.shaping.ppo``) for every (arm, replicate) (:func:`rewardlab.rl.runs.run_methods`), plus TRL's
     RLOO on ``rloo_seeds`` (reward model of the preset's seed) as the external reference; returns (per-step log,
@@ -91,9 +109,10 @@ def run_grid(stack: Stack, arms: Sequence[str], replicates: int, *, credit_scale
     for seed in replicate_seeds(stack, replicates) if set(arms) & set(RM_ARMS) else []:
         stack.reward_model(reward_seed_of(stack, seed))  # loaded (or trained) here, not once per forked worker
     steps, summary = run_methods(preset, study.ppo, stack.policy, tokenizer, reward_model, stack.train_prompts,
-                                 stack.eval_prompts, stack.judge, study_methods(stack, arms, credit_scale),
+                                 stack.eval_prompts, stack.judge, study_methods(stack, arms, credit_scale, sft),
                                  replicate_seeds(stack, replicates), evaluation=evaluation, progress=progress,
-                                 cache_key=grid_cache_key("shaping", arms=list(arms), credit_scale=credit_scale))
+                                 cache_key=grid_cache_key("shaping", arms=list(arms), credit_scale=credit_scale,
+                                                          standardised_on=None if sft is None else len(sft[1])))
     steps, summary = [steps], [summary]
     for seed in rloo_seeds:
         model, log, seconds = train_with_trl_rloo(preset, study.ppo, stack.policy, tokenizer, reward_model,
@@ -195,7 +214,7 @@ def confirm_mixtures(stack: Stack, candidates: dict[str, dict[str, float]], seed
 
 def dense_metrics(summary: pd.DataFrame, *, arms: Sequence[str], sft_gold: float, ppo_steps: int, eval_every: int,
                   reward_models: int, faithfulness: dict[str, float], credit_scale: float) -> dict:
-    """Notebook 06's metrics. Per arm ``<metric>_<arm>`` means (TRL's RLOO as ``trl_rloo_<metric>``); per
+    """Notebook 07's metrics. Per arm ``<metric>_<arm>`` means (TRL's RLOO as ``trl_rloo_<metric>``); per
     replicate, for every arm, what the declared claims read (``<metric>_by_replicate``); the dose-response
     (``dose_*``: each dense oracle arm's faithfulness and mean gain over sparse gold, and the per-replicate
     slopes of :func:`dose_slopes`).
