@@ -21,7 +21,7 @@ CLAIMS = [
           "proxy reward R of the final policy on held-out prompts, step {ppo_steps}", "higher", UNIT, *R_MARGIN,
           ("final_proxy_by_seed", "beta=0"), ("sft_proxy",)),
     Claim("rita-overopt-gold", RITA, OVEROPT, "09_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",
-          "gold (VADER) of the final policy on held-out prompts, step {ppo_steps}", "lower", UNIT, 0.05,
+          "reader gold of the final policy on held-out prompts, step {ppo_steps}", "lower", UNIT, 0.05,
           "a tenth of the climb from gold ≈ 0 to the threshold 0.5 of a policy that learned the task (notebook 07)",
           ("final_gold_by_seed", "beta=0"), ("sft_gold",)),
     Claim("rita-overopt-naturalness", RITA, OVEROPT, "09_rcfd_and_over_optimization", "β = 0 PPO − the SFT policy",

@@ -15,7 +15,7 @@ A set here is one review's z, its opening (the opinion sentence, then more sente
 ``world.prompt_words`` words) and ``per_prompt`` continuations of that opening drawn from the same z.
 ``prompt="words"`` cuts the prompt at ``world.prompt_words`` words, as the world's splits do, and the rest of
 the opening starts every demonstration. ``prompt="opening"`` gives the policy the whole opening. Measured
-with ``python -m rewardlab.rcfd.demonstrations`` (3,000 sets of 8 on the tiny preset, gold = VADER,
+with ``python -m rewardlab.rcfd.demonstrations`` (3,000 sets of 8 on the tiny preset, gold = VADER before issue 42,
 demonstrations cut to the RCfD response budget):
 
 ================================  ===========  ===================
@@ -177,7 +177,7 @@ def study_demonstrations(preset: Preset, world, gold: Callable[[Sequence[str]], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rewardlab.core.judges import VaderJudge
+    from rewardlab.core.judges import load_gold_judge
     from rewardlab.core.presets import load_preset
     from rewardlab.core.world import build_world
 
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     preset = load_preset("tiny")
-    budget, judge = preset.rcfd.ppo.max_new_tokens, VaderJudge()
+    budget, judge = preset.rcfd.ppo.max_new_tokens, load_gold_judge(preset)
     train = build_world(preset).splits["train"]
     share = prompt_share(train["prompt"], judge([" ".join(d.split()[:budget]) for d in train["demonstration"]]))
     print(f"the world's training split, one demonstration per review: the prompt explains {share:.3f} of the "

@@ -20,7 +20,7 @@ CLAIMS = [
     *(Claim(f"koo-faithfulness-{method}", KOO, "SHAP and LIME token credit of a reward model says which tokens "
             "earned the reward (the premise of explainer-based shaping)", "05_token_attribution",
             f"{method.upper()} − random credit",
-            "Spearman of token credit with VADER's word credit, mean over {n_responses} responses", "higher",
+            "Spearman of token credit with the gold judge's word credit, mean over {n_responses} responses", "higher",
             "reward-model seed (the same responses)", 0.1,
             "a rank correlation below 0.1 shares under 1% of the rank variance: no usable credit",
             ("faithfulness_spearman_by_seed", method), ("faithfulness_spearman_by_seed", "random"))

@@ -1,7 +1,7 @@
 """Oracle shaping: PPO on the gold reward itself, with token credit of known quality (notebook 07).
 
 The review world can answer a question no paper could: how good must token credit be for dense
-shaping to pay? Its gold judge, VADER's compound score R(y), comes with exact word credit c_i
+shaping to pay? Its gold judge's score R(y) (the reader's, or VADER's) comes with exact word credit c_i
 that sums to R (``judge.word_credit``: :mod:`rewardlab.core.reader`, :mod:`rewardlab.core.vader`). With R itself as the reward, the
 credit is the only thing that differs between arms:
 

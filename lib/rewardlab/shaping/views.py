@@ -138,7 +138,7 @@ class AttributionExplorer:
             self.view.value = f'<p style="color: #b00">{html.escape(str(error))}</p>'
             return
         if method == GOLD:
-            label = f"gold score (VADER compound) = {reward:+.3f}; the word credits sum to it"
+            label = f"gold score = {reward:+.3f}; the word credits sum to it"
         else:
             label = f"reward R(x, y) = {reward:+.3f}; the {method} token rewards sum to it"
         self.view.value = f"<p><b>{html.escape(label)}</b></p>" + credit_html(tokens, credit)
