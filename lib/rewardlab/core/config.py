@@ -208,7 +208,11 @@ class GaoConfig:
     ppo: PPOConfig = stage(lambda: PPOConfig(steps=60, batch_size=32, minibatch_size=8, kl_coef=0.0))
     small_pairs: int = positive(2000)  # training pairs of the weakest proxy (a nested subset, as notebook 02's curve)
     middle_pairs: int = positive(8000)  # ... and of the middle one
-    replicates: int = study_size(8)  # (reward-model seed, PPO seed) replicates of the small and middle proxies
+    # epochs of the smaller proxies: one epoch of 2,000 or 4,000 pairs leaves a model near chance (0.51-0.55 and
+    # 0.55-0.66 held-out accuracy), an undertrained proxy rather than one that learned what its pairs teach
+    small_epochs: int = positive(8)
+    middle_epochs: int = positive(2)  # 8,000 pairs: 0.771 held-out accuracy after 3 epochs (seed 0), 2 to fit the budget
+    replicates: int = study_size(8)  # (reward-model seed, PPO seed) replicates of the middle proxy (the turn claim)
     eval_every: int = positive(3)  # held-out evaluation every this many PPO steps (and at the last)
     eval_prompts: int = positive(128)  # ... on the first this many held-out prompts (two halves of 64)
     bon_prompts: int = study_size(64)  # held-out prompts of best-of-n ...

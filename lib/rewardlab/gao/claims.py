@@ -2,8 +2,8 @@
 declared before their runs (see :class:`rewardlab.core.claim.Claim`).
 
 The turn is read on the middle proxy (``gao.middle_pairs`` pairs): it is the one whose replicates each
-draw their own reward model (``gao.replicates`` of them), where the largest proxy has notebook 02's
-three. The gold drop is cross-fitted (:func:`rewardlab.gao.fits.crossfit_drop`), so a curve that only
+draw their own reward model (``gao.replicates`` of them), where the smallest and the largest have notebook
+02's three seeds. The gold drop is cross-fitted (:func:`rewardlab.gao.fits.crossfit_drop`), so a curve that only
 rises gives at most 0 in expectation, not the positive bias of max − final.
 """
 

@@ -18,6 +18,7 @@ Gold is read relative to the SFT policy, as Gao et al. do; :mod:`rewardlab.gao.f
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import numpy as np
@@ -48,19 +49,23 @@ def proxy_sizes(stack: Stack) -> dict[str, int]:
 
 
 def replicate_seeds(stack: Stack, proxy: str) -> list[int]:
-    """The replicates of a proxy: ``gao.replicates`` seeds, or notebook 02's reward-model seeds for ``all``
-    (a reward model on every pair costs minutes; the smaller ones seconds)."""
-    count = stack.preset.reward_model.seeds if proxy == "all" else stack.preset.gao.replicates
+    """The replicates of a proxy: ``gao.replicates`` seeds for the middle one (the turn claim reads it), notebook 02's
+    reward-model seeds for the others (a reward model on every pair costs minutes; the small one is compared with it
+    seed by seed)."""
+    count = stack.preset.gao.replicates if proxy == "middle" else stack.preset.reward_model.seeds
     return [stack.preset.seed + r for r in range(count)]
 
 
 def proxy_model(stack: Stack, pairs: int, seed: int):
-    """The Bradley–Terry reward model on ``pairs`` training pairs (notebook 02's nested subset of that seed), cached."""
-    train = stack.train_pairs
+    """The Bradley–Terry reward model on ``pairs`` training pairs (notebook 02's nested subset of that seed), cached;
+    the small and middle proxies train ``gao.small_epochs`` / ``gao.middle_epochs`` epochs over their pairs."""
+    train, preset = stack.train_pairs, stack.preset
     if pairs >= len(train):
         return stack.reward_model(seed)
+    epochs = preset.gao.small_epochs if pairs <= preset.gao.small_pairs else preset.gao.middle_epochs
+    trained = dataclasses.replace(preset, reward_model=dataclasses.replace(preset.reward_model, epochs=epochs))
     rows = nested_subsets(len(train), [pairs], seed)[pairs]
-    return load_reward_model(stack.preset, stack.tokenizer, train.select(rows), seed=seed, name="bt-rm-curve",
+    return load_reward_model(trained, stack.tokenizer, train.select(rows), seed=seed, name="bt-rm-proxy",
                              progress=False)[0]
 
 
