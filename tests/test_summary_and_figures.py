@@ -98,7 +98,7 @@ def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):
     assert again.shape == first.shape and abs(again - first).max() < 1e-6  # the same picture, from the source
     assert (tmp_path / "runs" / "SUMMARY.md").exists()
     with pytest.raises(FileNotFoundError):
-        figures.redraw(only=["07"])  # --only filters by notebook number: notebook 08 saved nothing here
+        figures.redraw(only=["08"])  # --only filters by notebook number: notebook 08 saved nothing here
     source.write_bytes(b"not a pickle")
     with pytest.raises(RuntimeError, match=r"07_a_line.pickle.*--only 07"):
         figures.redraw()
