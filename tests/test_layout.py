@@ -5,7 +5,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "rewardlab"
 # lower layers first; a module may import from its own layer or a lower one
-LAYERS = [{"core"}, {"reward"}, {"rl"}, {"brme", "tree", "rcfd", "shaping", "gao", "stack"}, {"reporting"},
+LAYERS = [{"core"}, {"reward"}, {"rl"}, {"brme", "tree", "rcfd", "shaping", "gao", "stack"}, {"frontier"}, {"reporting"},
           {"reproduce", "train", "__init__"}]
 
 

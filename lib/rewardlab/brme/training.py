@@ -200,8 +200,11 @@ def from_folder(folder, device: str = "cpu") -> BRME:
 
 def load_brme(preset: Preset, tokenizer, train_dataset, seed: int = 0, loss: str = "preference",
               eval_dataset=None, progress: bool = True, noisy_heads=(), label_flip: float = 0.0,
-              calibration_dataset=None):
+              calibration_dataset=None, stage1=None):
     """A trained BRME from the artifact cache; returns ``(brme, stage1_log, stage2_log)``.
+
+    ``stage1``: a Bradley-Terry model the caller already trained on ``train_dataset`` (for example a proxy of
+    the frontier notebook), used as stage 1 instead of training one; its log is returned as None.
 
     ``noisy_heads`` and ``label_flip``: heads trained with that share of flipped labels (stage 1 stays
     clean, so a noisy BRME shares its backbone with the clean one of the same seed).
@@ -226,8 +229,14 @@ def load_brme(preset: Preset, tokenizer, train_dataset, seed: int = 0, loss: str
                              "brme.calibration='split'")
         calibration_pairs = calibration_dataset
     stage1_name = "brme-stage1" if stage1_pairs is not train_dataset else "bt-rm"  # the latter is notebook 02's model
-    reward_model, stage1_log = load_reward_model(preset, tokenizer, stage1_pairs, seed=seed, name=stage1_name,
-                                                 eval_dataset=eval_dataset, progress=progress)
+    if stage1 is not None:
+        if stage1_pairs is not train_dataset:
+            raise ValueError("stage1= needs brme.calibration='validation' (a given stage 1 trained on every pair "
+                             "of train_dataset); with 'split' stage 1 trains on part of them")
+        reward_model, stage1_log = stage1, None
+    else:
+        reward_model, stage1_log = load_reward_model(preset, tokenizer, stage1_pairs, seed=seed, name=stage1_name,
+                                                     eval_dataset=eval_dataset, progress=progress)
     noisy_heads = sorted(set(noisy_heads)) if label_flip > 0 else []
     config = preset.key("brme", seed=seed, loss=loss, data=dataset_fingerprint(train_dataset),
                         stage1_state=state_fingerprint(reward_model), noisy_heads=noisy_heads, label_flip=label_flip,

@@ -17,6 +17,7 @@ Stages and what each builds or runs::
     TreeConfig         chain vs tree preference pairs at equal budgets, then PPO on each (notebook 03)
     RCfDConfig         reward calibration from demonstrations (notebook 09), its PPO config
     RobustConfig       reward-robust RLHF against a BRME (notebook 10), its PPO config
+    FrontierConfig     every defence against over-optimisation on one gold-against-KL frontier (notebook 11)
 
 An artifact's cache key is the hash of the stage configs that build it (:meth:`Preset.key`), so a
 field added to a stage moves every key that depends on that stage; nothing is listed by hand.
@@ -261,6 +262,20 @@ class RobustConfig:
 
 
 @dataclass(frozen=True)
+class FrontierConfig:
+    # the frontier notebook: every defence against over-optimisation on one gold-against-KL figure. The proxy family
+    # is the Gao notebook's middle proxy (gao.middle_pairs pairs, gao.middle_epochs): replicate r trains against the
+    # proxy, BRME and ensemble of its own seed, with PPO seed r; the KL grid is the notebook's BETAS
+    ppo: PPOConfig = stage(lambda: PPOConfig(steps=40, batch_size=32, minibatch_size=8, kl_coef=0.0))
+    replicates: int = study_size(4)  # (reward-model seed, BRME seed, PPO seed) replicates of every arm
+    members: int = positive(3)  # Coste et al.'s ensemble: seeded Bradley-Terry proxies per replicate (its own first)
+    uwo_penalty: float = nonnegative(1.0)  # lambda of the ensemble's mean - lambda * std
+    eval_every: int = positive(5)  # held-out evaluation every this many PPO steps (and at the last)
+    eval_prompts: int = positive(128)  # ... on the first this many held-out prompts
+    sft_samples: int = positive(512)  # SFT samples (training prompts) that standardise every reward
+
+
+@dataclass(frozen=True)
 class Preset:
     """One experiment world: identity fields, then one config per stage."""
 
@@ -282,6 +297,7 @@ class Preset:
     tree: TreeConfig = stage(TreeConfig)
     rcfd: RCfDConfig = stage(RCfDConfig)
     robust: RobustConfig = stage(RobustConfig)
+    frontier: FrontierConfig = stage(FrontierConfig)
 
     def key(self, *stages: str, **extra) -> dict:
         """What an artifact built from ``stages`` depends on: those stage configs, whole, and ``extra`` (a
@@ -330,7 +346,7 @@ def validate(preset: Preset) -> Preset:
         raise ValueError("world.validation_fraction + world.test_fraction must lie strictly between 0 and 1")
     if world.source == "imdb" and not world.dataset_name:
         raise ValueError("world.source='imdb' needs world.dataset_name (a Hub id or a local dataset path)")
-    for name in ("shaping", "bo", "gao", "tree", "rcfd", "robust"):  # every study that runs PPO owns its config
+    for name in ("shaping", "bo", "gao", "tree", "rcfd", "robust", "frontier"):  # every study that runs PPO owns its config
         check_ppo(getattr(preset, name).ppo, f"{name}.ppo")
     if preset.runs.workers > 1 and preset.device != "cpu":
         raise ValueError(f"runs.workers={preset.runs.workers} runs PPO in forked processes, which needs device='cpu' "

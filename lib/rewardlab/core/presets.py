@@ -27,6 +27,7 @@ from rewardlab.core.config import (
     AttributionConfig,
     BOConfig,
     BRMEConfig,
+    FrontierConfig,
     GaoConfig,
     PPOConfig,
     PreferenceConfig,
@@ -68,6 +69,8 @@ SMOKE = Preset(
     tree=TreeConfig(small_budget=8, large_budget=16, seeds=2, ppo=_SMOKE_PPO),
     rcfd=RCfDConfig(ppo=_SMOKE_PPO, demos_per_prompt=2, train_sets=12, seeds=2, tuning_seeds=1, bon_prompts=8, bon_max_n=4),
     robust=RobustConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=6), seeds=2, eval_every=2, eval_prompts=8),
+    frontier=FrontierConfig(ppo=dataclasses.replace(_SMOKE_PPO, steps=4, kl_coef=0.0), replicates=2, members=2,
+                            eval_every=2, eval_prompts=8, sft_samples=16),
 )
 
 _QUICK_PPO = PPOConfig(steps=15, batch_size=16, minibatch_size=8)
@@ -90,6 +93,8 @@ QUICK = Preset(
                     tuning_seeds=1, bon_prompts=32, bon_max_n=16),
     robust=RobustConfig(ppo=dataclasses.replace(_QUICK_PPO, steps=15, kl_coef=0.0), seeds=2, eval_every=5,
                         eval_prompts=32),
+    frontier=FrontierConfig(ppo=PPOConfig(steps=20, batch_size=16, minibatch_size=8, kl_coef=0.0), replicates=2,
+                            members=2, eval_every=5, eval_prompts=32, sft_samples=256),
 )
 
 POWERED = Preset(
@@ -101,6 +106,7 @@ POWERED = Preset(
     tree=TreeConfig(small_budget=4000, large_budget=16000, seeds=5, ppo=PPOConfig(steps=50, batch_size=32, minibatch_size=8)),
     rcfd=RCfDConfig(ppo=PPOConfig(steps=100, batch_size=32, minibatch_size=8), seeds=5, tuning_seeds=2),
     robust=RobustConfig(ppo=PPOConfig(steps=60, batch_size=32, minibatch_size=8, kl_coef=0.0), seeds=8),
+    frontier=FrontierConfig(ppo=PPOConfig(steps=60, batch_size=32, minibatch_size=8, kl_coef=0.0), replicates=8),
 )
 
 _PAPER_PPO = PPOConfig(steps=200, learning_rate=1.41e-5)

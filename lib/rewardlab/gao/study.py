@@ -56,17 +56,26 @@ def replicate_seeds(stack: Stack, proxy: str) -> list[int]:
     return [stack.preset.seed + r for r in range(count)]
 
 
-def proxy_model(stack: Stack, pairs: int, seed: int):
-    """The Bradley–Terry reward model on ``pairs`` training pairs (notebook 02's nested subset of that seed), cached;
-    the small and middle proxies train ``gao.small_epochs`` / ``gao.middle_epochs`` epochs over their pairs."""
-    train, preset = stack.train_pairs, stack.preset
-    if pairs >= len(train):
-        return stack.reward_model(seed)
+def proxy_preset(stack: Stack, pairs: int):
+    """The preset a proxy of ``pairs`` pairs trains with: ``gao.small_epochs`` / ``gao.middle_epochs`` epochs."""
+    preset = stack.preset
     epochs = preset.gao.small_epochs if pairs <= preset.gao.small_pairs else preset.gao.middle_epochs
-    trained = dataclasses.replace(preset, reward_model=dataclasses.replace(preset.reward_model, epochs=epochs))
-    rows = nested_subsets(len(train), [pairs], seed)[pairs]
-    return load_reward_model(trained, stack.tokenizer, train.select(rows), seed=seed, name="bt-rm-proxy",
-                             progress=False)[0]
+    return dataclasses.replace(preset, reward_model=dataclasses.replace(preset.reward_model, epochs=epochs))
+
+
+def proxy_pairs(stack: Stack, pairs: int, seed: int):
+    """The training pairs of the proxy of ``pairs`` pairs and ``seed``: notebook 02's nested subset of that seed."""
+    train = stack.train_pairs
+    return train.select(nested_subsets(len(train), [pairs], seed)[pairs])
+
+
+def proxy_model(stack: Stack, pairs: int, seed: int):
+    """The Bradley–Terry reward model on ``pairs`` training pairs (:func:`proxy_pairs`), cached; the small and middle
+    proxies train ``gao.small_epochs`` / ``gao.middle_epochs`` epochs over their pairs (:func:`proxy_preset`)."""
+    if pairs >= len(stack.train_pairs):
+        return stack.reward_model(seed)
+    return load_reward_model(proxy_preset(stack, pairs), stack.tokenizer, proxy_pairs(stack, pairs, seed), seed=seed,
+                             name="bt-rm-proxy", progress=False)[0]
 
 
 def best_of_n_by_proxy(stack: Stack, prompts: Sequence[str], models: dict, max_n: int, seed: int,

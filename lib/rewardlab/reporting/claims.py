@@ -5,9 +5,9 @@
 Each :class:`Claim` fixes, in code and before its notebook runs: the paper's words, the primary
 contrast (the two arms, the metric, the step or budget, the direction the paper claims), the unit
 of replication, and an equivalence margin with its reason. The arms are named, never chosen from
-the results; where a study needs a selection (notebook 08's best single explainer, notebook 09's
-tuned β) the notebook makes it on separate search runs and records the selected arm's values
-under a fixed name, which is what the claim reads.
+the results; where a study needs a selection (notebook 08's best single explainer, notebook 11's
+tuned β) the notebook makes it on separate search runs (notebook 11: on the other replicates) and
+records the selected arm's values under a fixed name, which is what the claim reads.
 
 A claim reads the per-unit values of its arms from its notebook's metrics file (``arm`` and
 ``baseline`` are key paths into ``metrics``; a baseline may instead be a key of one number, or a
@@ -32,8 +32,8 @@ from rewardlab.brme import claims as brme_claims
 from rewardlab.core import stats
 from rewardlab.core.artifacts import atomic_write_text, runs_dir
 from rewardlab.core.claim import Claim
+from rewardlab.frontier import claims as frontier_claims
 from rewardlab.gao import claims as gao_claims
-from rewardlab.rcfd import claims as rcfd_claims
 from rewardlab.reward import claims as reward_claims
 from rewardlab.shaping import claims as shaping_claims
 from rewardlab.tree import claims as tree_claims
@@ -60,10 +60,15 @@ def differences(claim: Claim, metrics: dict) -> tuple[np.ndarray, np.ndarray, np
                              "a paired contrast needs the same units")
     else:
         base = float(base)
-    return arm - base, arm, base
+    diff = arm - base
+    if not np.all(np.isfinite(diff)):
+        raise ValueError(f"claim {claim.id}: {int(np.sum(~np.isfinite(diff)))} of {diff.size} units have no value "
+                         f"(NaN: a run that never reached what the contrast reads); no interval without them")
+    return diff, arm, base
 
 
-CLAIMS = [*gao_claims.CLAIMS, *reward_claims.CLAIMS, *shaping_claims.CLAIMS, *rcfd_claims.CLAIMS, *tree_claims.CLAIMS, *brme_claims.CLAIMS]
+CLAIMS = [*gao_claims.CLAIMS, *reward_claims.CLAIMS, *shaping_claims.CLAIMS, *tree_claims.CLAIMS, *brme_claims.CLAIMS,
+          *frontier_claims.CLAIMS]
 
 
 def notebook_table(notebook: str, directory: Path | None = None):

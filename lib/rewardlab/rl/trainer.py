@@ -103,13 +103,22 @@ def train_ppo(config: PPOConfig, policy, tokenizer, reward_fn: Callable, prompts
 
 
 @dataclass(frozen=True)
+class PerSeed:
+    """An evaluation score that differs by seed: ``for_seed(seed)`` is the ``(prompts, responses)`` score of the run
+    with that seed."""
+
+    for_seed: Callable[[int], Callable]
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """Held-out evaluation during training: every ``every`` steps (and at the last step) each seed's policy
     samples one response per prompt of ``prompts`` from the generator seed ``seed``. Every seed, arm and
     step draws the same uniforms (common random numbers: two policies that agree answer alike, so a
     difference between runs is the policies', not the draws'). Logged as ``eval_gold`` (``gold_fn``),
     ``eval_kl`` (sum over the actions of log pi - log pi_ref, mean over the prompts) and
-    ``eval_<name>`` for each ``scores[name](prompts, responses)``; NaN on the other steps."""
+    ``eval_<name>`` for each ``scores[name](prompts, responses)``; NaN on the other steps. A score that differs
+    by seed (each seed's own reward model, say) is a :class:`PerSeed`."""
 
     prompts: Sequence[str]
     every: int = 10
@@ -251,7 +260,8 @@ def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[C
             samples[s].append((step, rollout.prompts[0], rollout.responses[0]))
             if config.kl_target > 0:
                 kl_coefs[s] = ppo.update_kl_coef(kl_coefs[s], log["kl"][-1], config.kl_target, batch, config.kl_horizon)
-        held_out = (_evaluate(evaluation, stacked, reference, tokenizer, eval_ids, eval_mask, blocked, config, gold_fn)
+        held_out = (_evaluate(evaluation, stacked, reference, tokenizer, eval_ids, eval_mask, blocked, config, gold_fn,
+                              seeds)
                     if evaluation and evaluation.due(step, config.steps) else {})
         for s, log in enumerate(logs):
             for key in eval_keys:
@@ -260,7 +270,7 @@ def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[C
 
 
 def _evaluate(evaluation: Evaluation, stacked: StackedGPT2, reference: StackedGPT2, tokenizer, eval_ids, eval_mask,
-              blocked, config: PPOConfig, gold_fn: Callable | None) -> dict[str, list[float]]:
+              blocked, config: PPOConfig, gold_fn: Callable | None, seeds: Sequence[int]) -> dict[str, list[float]]:
     """:class:`Evaluation`'s metrics for every seed of the stack: key -> one value per seed."""
     n_seeds = stacked.seeds
     ids, mask = eval_ids.expand(n_seeds, *eval_ids.shape), eval_mask.expand(n_seeds, *eval_mask.shape)
@@ -279,5 +289,6 @@ def _evaluate(evaluation: Evaluation, stacked: StackedGPT2, reference: StackedGP
         out["eval_gold"].append(float(np.mean(gold_fn(responses))) if gold_fn else float("nan"))
         out["eval_kl"].append(float(kl[s]))
         for name, fn in evaluation.scores.items():
+            fn = fn.for_seed(seeds[s]) if isinstance(fn, PerSeed) else fn
             out[f"eval_{name}"].append(float(np.mean(fn(list(evaluation.prompts), responses))))
     return out
