@@ -7,6 +7,7 @@ import torch
 from rewardlab.brme import ensemble as B
 from rewardlab.brme import probes as U
 from rewardlab.brme import training as Tr
+from rewardlab.core.presets import load_preset
 from rewardlab.reward.models import build_reward_model, load_reward_model, score
 
 
@@ -187,6 +188,15 @@ def test_cached_brme_round_trip(smoke_preset, smoke_policy, pairs):
     # the default backbone is the Bradley-Terry model on every training pair: the same weights as load_reward_model's
     backbone, _ = load_reward_model(smoke_preset, tokenizer, train, seed=0, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(backbone.state_dict().values(), model.reward_model.state_dict().values()))
+    # a stage 1 the caller trained (the frontier's proxy) is used as it is, and the heads train on its pairs
+    other, _ = load_reward_model(smoke_preset, tokenizer, train, seed=5, progress=False)
+    given, given_log, _ = Tr.load_brme(smoke_preset, tokenizer, train, seed=0, progress=False,
+                                       calibration_dataset=calibration, stage1=other)
+    assert given_log is None
+    assert all(torch.equal(a, b) for a, b in zip(other.state_dict().values(), given.reward_model.state_dict().values()))
+    split = load_preset("tiny", smoke=True, brme={"calibration": "split"})
+    with pytest.raises(ValueError, match="stage1= needs"):
+        Tr.load_brme(split, tokenizer, train, seed=0, progress=False, stage1=other)
 
 
 def test_out_of_distribution_text():

@@ -103,9 +103,11 @@ def test_held_out_evaluation_is_logging_only_uses_common_draws_and_does_not_depe
         assert np.isnan(alone.log[key][0]) and np.all(np.isfinite(np.array(alone.log[key])[[1, 2]])), key  # steps 2, 3
     # common random numbers: policies that have not moved answer the held-out prompts identically
     still = dataclasses.replace(config, learning_rate=1e-12)
-    frozen = P.train_ppo_seeds(still, policy, tokenizer, [reward_fn] * 2, prompts, seeds=[0, 1], gold_fn=gold,
-                               progress=False, evaluation=evaluation)
+    per_seed = dataclasses.replace(evaluation, scores={"seed": P.PerSeed(lambda seed: lambda p, r: [seed] * len(r))})
+    frozen = P.train_ppo_seeds(still, policy, tokenizer, [reward_fn] * 2, prompts, seeds=[0, 7], gold_fn=gold,
+                               progress=False, evaluation=per_seed)
     assert frozen[0].log["eval_gold"][1] == frozen[1].log["eval_gold"][1]
+    assert (frozen[0].log["eval_seed"][1], frozen[1].log["eval_seed"][1]) == (0, 7)  # a PerSeed score reads its seed
     assert frozen[0].log["eval_kl"][1] == pytest.approx(0.0, abs=1e-4)
     with pytest.raises(ValueError, match="every"):
         P.Evaluation(prompts[:2], every=0)

@@ -242,7 +242,7 @@ class RCfDConfig:
     demos_per_prompt: int = positive(8)  # continuations of one review's opening: the per-prompt target averages them
     train_sets: int = positive(2000)  # demonstration sets drawn for training (review world), before the positive filter
     seeds: int = study_size(4)  # PPO seeds of every arm
-    tuning_seeds: int = study_size(1)  # separate seeds on which the KL baseline's beta is chosen (lowest A)
+    tuning_seeds: int = study_size(2)  # separate seeds on which the KL baseline's beta is chosen (lowest A); at least two
     bon_prompts: int = positive(128)  # held-out prompts of the best-of-n curve
     bon_max_n: int = positive(64)  # samples per prompt: best-of-n for n = 1, 2, 4, ..., this
 

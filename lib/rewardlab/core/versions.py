@@ -13,7 +13,7 @@ BRME_VERSION = 3  # the Bayesian reward-model ensemble (2: heads on prompt shard
 
 
 # Components only some notebooks build on (notebook-number prefixes); every other component is under all of them.
-BUILT_ON_BY = {"brme": ("04_", "10_")}
+BUILT_ON_BY = {"brme": ("04_", "10_", "11_")}
 
 
 def builds_on(notebook: str, component: str) -> bool:

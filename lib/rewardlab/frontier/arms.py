@@ -103,6 +103,11 @@ class ProxyFamily:
         """z(R_seed) on the SFT samples' scale."""
         return standardised(self.raw(seed), *self.scale(("proxy", seed), self.raw(seed)))
 
+    def standardise(self, seed: int, raw) -> np.ndarray:
+        """Raw scores of R_seed on the scale z(R_seed) pays."""
+        mu, sd = self.scale(("proxy", seed), self.raw(seed))
+        return (np.asarray(raw, dtype=float) - mu) / sd
+
     def brme(self, seed: int, noisy: bool = False):
         """The BRME of replicate ``seed`` on its proxy's backbone and pairs (``noisy``: with the label-noise head)."""
         if (seed, noisy) not in self._brmes:

@@ -118,18 +118,27 @@ def run_frontier(stack: Stack, setup: Setup, betas: Sequence[float], progress: b
     return steps, _with_replicate_scores(setup, summary), beta_star
 
 
-def _with_replicate_scores(setup: Setup, summary: pd.DataFrame) -> pd.DataFrame:
-    """Each run's final responses scored by its own replicate's proxy: ``final_proxy_z`` (the scale it was paid on)
-    and the alignment ``A`` of its raw scores with the demonstrations' (Rita et al.)."""
-    family, summary = setup.family, summary.copy()
-    demo_raw = {s: family.raw(s)(setup.demo_prompts, setup.demo_texts) for s in setup.seeds}
+def demo_scores(setup: Setup) -> dict[int, np.ndarray]:
+    """Each replicate's raw proxy R on the held-out demonstrations."""
+    return {s: np.asarray(setup.family.raw(s)(setup.demo_prompts, setup.demo_texts), dtype=float) for s in setup.seeds}
+
+
+def replicate_scores(setup: Setup, seeds, responses_by_run, demos: dict[int, np.ndarray]) -> tuple[list, list]:
+    """Per run (its replicate's seed, its responses to the held-out prompts): the mean z-proxy, on the scale it was
+    paid on, and the alignment A of its raw scores with the demonstrations' (Rita et al.)."""
     z, alignment = [], []
-    for seed, responses in zip(summary["seed"], summary["final_responses"]):
-        raw = np.asarray(family.raw(seed)(setup.eval_prompts, responses), dtype=float)
-        mu, sd = family.scale(("proxy", seed), family.raw(seed))
-        z.append(float(((raw - mu) / sd).mean()))
-        alignment.append(reward_alignment(demo_raw[seed], raw))
-    summary["final_proxy_z"], summary["A"] = z, alignment
+    for seed, responses in zip(seeds, responses_by_run):
+        raw = np.asarray(setup.family.raw(seed)(setup.eval_prompts, responses), dtype=float)
+        z.append(float(setup.family.standardise(seed, raw).mean()))
+        alignment.append(reward_alignment(demos[seed], raw))
+    return z, alignment
+
+
+def _with_replicate_scores(setup: Setup, summary: pd.DataFrame) -> pd.DataFrame:
+    """Each run's final responses scored by its own replicate's proxy (``final_proxy_z``, ``A``)."""
+    summary = summary.copy()
+    summary["final_proxy_z"], summary["A"] = replicate_scores(setup, summary["seed"], summary["final_responses"],
+                                                              demo_scores(setup))
     return summary
 
 
@@ -153,28 +162,15 @@ def tuned_beta_alignment(summary: pd.DataFrame, betas: Sequence[float]) -> tuple
 
 
 def sft_scores(setup: Setup) -> dict:
-    """The SFT policy on the held-out prompts: gold, naturalness, and each replicate's z-proxy and alignment."""
-    family, responses = setup.family, setup.sft["responses"]
-    z, alignment = [], []
-    for seed in setup.seeds:
-        raw = np.asarray(family.raw(seed)(setup.eval_prompts, responses), dtype=float)
-        mu, sd = family.scale(("proxy", seed), family.raw(seed))
-        z.append(float(((raw - mu) / sd).mean()))
-        alignment.append(reward_alignment(family.raw(seed)(setup.demo_prompts, setup.demo_texts), raw))
+    """The SFT policy on the held-out prompts (gold, naturalness, each replicate's z-proxy and alignment) and the
+    held-out demonstrations' mean z-proxy per replicate (RCfD's target level)."""
+    demos = demo_scores(setup)
+    z, alignment = replicate_scores(setup, setup.seeds, [setup.sft["responses"]] * len(setup.seeds), demos)
     gold_path = float(np.mean(setup.sft["gold_scores"][: len(setup.evaluation.prompts)]))
     return {"sft_final_gold": setup.sft["gold"], "sft_naturalness": setup.sft["naturalness_nll"],
             "sft_distinct_2": setup.sft["distinct_2"], "sft_gold_eval_prompts": gold_path,
-            "sft_proxy_z_by_replicate": z, "sft_alignment_A_by_replicate": alignment}
-
-
-def demo_proxy_z(setup: Setup) -> list[float]:
-    """The held-out demonstrations' mean z-proxy, per replicate (RCfD's target level)."""
-    out = []
-    for seed in setup.seeds:
-        raw = np.asarray(setup.family.raw(seed)(setup.demo_prompts, setup.demo_texts), dtype=float)
-        mu, sd = setup.family.scale(("proxy", seed), setup.family.raw(seed))
-        out.append(float(((raw - mu) / sd).mean()))
-    return out
+            "sft_proxy_z_by_replicate": z, "sft_alignment_A_by_replicate": alignment,
+            "demo_proxy_z_by_replicate": [float(setup.family.standardise(s, demos[s]).mean()) for s in setup.seeds]}
 
 
 def frontier_metrics(setup: Setup, steps: pd.DataFrame, summary: pd.DataFrame, betas: Sequence[float],
@@ -192,7 +188,7 @@ def frontier_metrics(setup: Setup, steps: pd.DataFrame, summary: pd.DataFrame, b
         "replicates": len(setup.seeds), "seed_ids": setup.seeds, "ppo_steps": setup.family.stack.preset.frontier.ppo.steps,
         "betas": list(betas), "beta_star_dense": beta_star, "sqrt_kl_levels": list(levels),
         "members": setup.family.stack.preset.frontier.members, "proxy_pairs": setup.family.pairs,
-        **sft, "demo_proxy_z_by_replicate": demo_proxy_z(setup),
+        **sft,
         "frontier_gold_at_sqrt_kl": readings["gold_at_sqrt_kl"], "penalty_frontier_at_sqrt_kl": readings["penalty"],
         "endpoint_sqrt_kl_by_arm_by_replicate": readings["endpoint_sqrt_kl"],
         "endpoint_gold_by_arm_by_replicate": readings["endpoint_gold"],
