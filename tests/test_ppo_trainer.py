@@ -7,6 +7,7 @@ import torch
 
 from rewardlab.core.presets import load_preset
 from rewardlab.rl import rollouts as R
+from rewardlab.rl import held_out as H
 from rewardlab.rl import trainer as P
 from rewardlab.reward.models import build_reward_model, score
 from rewardlab.shaping.shapes import SHAPES, shaped_reward_fn
@@ -91,7 +92,7 @@ def test_held_out_evaluation_is_logging_only_uses_common_draws_and_does_not_depe
     config, policy, tokenizer, prompts = ppo_setup
     config = dataclasses.replace(config, steps=3)
     reward_fn, gold = _count_reward(tokenizer, "the"), (lambda responses: [len(r.split()) for r in responses])
-    evaluation = P.Evaluation(prompts[:6], every=2, scores={"words": lambda p, r: [len(x.split()) for x in r]})
+    evaluation = H.Evaluation(prompts[:6], every=2, scores={"words": lambda p, r: [len(x.split()) for x in r]})
     plain = P.train_ppo(config, policy, tokenizer, reward_fn, prompts, seed=1, gold_fn=gold, progress=False)
     stacked = P.train_ppo_seeds(config, policy, tokenizer, [reward_fn] * 2, prompts, seeds=[0, 1], gold_fn=gold,
                                 progress=False, evaluation=evaluation)
@@ -103,14 +104,14 @@ def test_held_out_evaluation_is_logging_only_uses_common_draws_and_does_not_depe
         assert np.isnan(alone.log[key][0]) and np.all(np.isfinite(np.array(alone.log[key])[[1, 2]])), key  # steps 2, 3
     # common random numbers: policies that have not moved answer the held-out prompts identically
     still = dataclasses.replace(config, learning_rate=1e-12)
-    per_seed = dataclasses.replace(evaluation, scores={"seed": P.PerSeed(lambda seed: lambda p, r: [seed] * len(r))})
+    per_seed = dataclasses.replace(evaluation, scores={"seed": H.PerSeed(lambda seed: lambda p, r: [seed] * len(r))})
     frozen = P.train_ppo_seeds(still, policy, tokenizer, [reward_fn] * 2, prompts, seeds=[0, 7], gold_fn=gold,
                                progress=False, evaluation=per_seed)
     assert frozen[0].log["eval_gold"][1] == frozen[1].log["eval_gold"][1]
     assert (frozen[0].log["eval_seed"][1], frozen[1].log["eval_seed"][1]) == (0, 7)  # a PerSeed score reads its seed
     assert frozen[0].log["eval_kl"][1] == pytest.approx(0.0, abs=1e-4)
     with pytest.raises(ValueError, match="every"):
-        P.Evaluation(prompts[:2], every=0)
+        H.Evaluation(prompts[:2], every=0)
 
 
 def test_ppo_learns_a_dense_reward(ppo_setup):

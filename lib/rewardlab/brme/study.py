@@ -25,7 +25,7 @@ from rewardlab.core.stats import format_pm, mean_interval, paired_t_interval, pe
 from rewardlab.rl.evaluation import peak_to_final_drop
 from rewardlab.reward.models import state_fingerprint
 from rewardlab.rl.runs import Method, grid_cache_key, run_methods
-from rewardlab.rl.trainer import Evaluation
+from rewardlab.rl.held_out import Evaluation
 from rewardlab.stack import Stack
 
 AA_ARM = "w=1 (A/A)"

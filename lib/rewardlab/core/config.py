@@ -165,6 +165,10 @@ class PPOConfig:
     vf_coef: float = nonnegative(0.1)
     whiten_rewards: bool = False
 
+    def __post_init__(self):  # checked when made, alone or in a preset: a bad value never reaches a run
+        check_fields(self, "PPOConfig", what="field")
+        check_ppo(self, "PPOConfig")
+
 
 @dataclass(frozen=True)
 class RunsConfig:

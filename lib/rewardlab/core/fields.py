@@ -49,26 +49,26 @@ def _type_ok(value: object, annotation: str) -> bool:
     return isinstance(value, expected)
 
 
-def check_fields(config, path: str) -> None:
-    """Type and metadata checks of every field of ``config`` (recursively); errors name ``path.field``."""
+def check_fields(config, path: str, what: str = "preset field") -> None:
+    """Type and metadata checks of every field of ``config`` (recursively); errors name ``what 'path.field'``."""
     for f in dataclasses.fields(config):
         value, name = getattr(config, f.name), f"{path}.{f.name}" if path else f.name
         if not _type_ok(value, f.type):
-            raise ValueError(f"preset field {name!r} must be {f.type}, got {value!r} ({type(value).__name__})")
+            raise ValueError(f"{what} {name!r} must be {f.type}, got {value!r} ({type(value).__name__})")
         if dataclasses.is_dataclass(value):
-            check_fields(value, name)
+            check_fields(value, name, what)
             continue
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"preset field {name!r} must be a finite number, got {value}")
+            raise ValueError(f"{what} {name!r} must be a finite number, got {value}")
         check = f.metadata.get("check")
         if check == "positive" and value <= 0:
-            raise ValueError(f"preset field {name!r} must be positive, got {value}")
+            raise ValueError(f"{what} {name!r} must be positive, got {value}")
         if check == "nonnegative" and value < 0:
-            raise ValueError(f"preset field {name!r} must be >= 0, got {value}")
+            raise ValueError(f"{what} {name!r} must be >= 0, got {value}")
         if check == "fraction" and not 0 < value < 1:
-            raise ValueError(f"preset field {name!r} must lie strictly between 0 and 1, got {value}")
+            raise ValueError(f"{what} {name!r} must lie strictly between 0 and 1, got {value}")
         if check == "choice" and value not in f.metadata["options"]:
-            raise ValueError(f"preset field {name!r} must be one of {', '.join(map(repr, f.metadata['options']))}, "
+            raise ValueError(f"{what} {name!r} must be one of {', '.join(map(repr, f.metadata['options']))}, "
                              f"got {value!r}")
 
 
@@ -109,4 +109,9 @@ def with_overrides(config, overrides: dict, prefix: str = "", root=None):
             changes[head] = with_overrides(current, value, f"{prefix}{head}.", root or config)
         else:
             changes[head] = value
-    return dataclasses.replace(config, **changes) if changes else config
+    if not changes:
+        return config
+    try:
+        return dataclasses.replace(config, **changes)
+    except ValueError as error:  # a config that checks itself when made (PPOConfig) names its fields by its type
+        raise ValueError(str(error).replace(f"{type(config).__name__}.", prefix)) from None

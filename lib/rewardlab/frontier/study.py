@@ -32,7 +32,7 @@ from rewardlab.rcfd.calibration import truncate_words
 from rewardlab.rcfd.demonstrations import study_demonstrations
 from rewardlab.rl.evaluation import distinct_n, evaluate_policy, naturalness_nll
 from rewardlab.rl.runs import grid_cache_key, run_methods
-from rewardlab.rl.trainer import Evaluation, PerSeed
+from rewardlab.rl.held_out import Evaluation, PerSeed
 from rewardlab.stack import Stack
 
 TUNED = "tuned β"  # the alignment record of each replicate's leave-one-out tuned β

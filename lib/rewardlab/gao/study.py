@@ -33,7 +33,7 @@ from rewardlab.reward.models import load_reward_model, reward_function, score
 from rewardlab.rl.evaluation import kl_best_of_n
 from rewardlab.rl.runs import Method, grid_cache_key, run_methods
 from rewardlab.rl.scale import score_scale, standardised
-from rewardlab.rl.trainer import Evaluation
+from rewardlab.rl.held_out import Evaluation
 from rewardlab.stack import Stack
 
 

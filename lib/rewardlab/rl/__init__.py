@@ -1,13 +1,15 @@
 """Per-token PPO for a Hugging Face causal LM, usable on its own (no preset, world or artifact cache).
 
-The public interface is five names:
+The public interface is seven names:
 
     PPOConfig   the hyperparameters, a frozen dataclass (:class:`rewardlab.core.config.PPOConfig`)
     train_ppo   train_ppo(config, policy, tokenizer, reward_fn, prompts, *, seed=0, name="reward",
-                          gold_fn=None, track=None, device="cpu", progress=True) -> PPOResult
+                          gold_fn=None, track=None, device="cpu", progress=True, evaluation=None,
+                          peft_config=None) -> PPOResult
     train_ppo_seeds   train_ppo_seeds(config, policy, tokenizer, reward_fns, prompts, *, seeds, ...)
-                      -> [PPOResult, ...]: several seeds as one stacked model, each seed's numbers
-                      bit-identical to its train_ppo run
+                      -> [PPOResult, ...]: several seeds, each seed's numbers bit-identical to
+                      its train_ppo run
+    word_rewards_on_tokens   word scores of a reward model with another tokenizer, on the policy's tokens
     PPOResult   what a run gives back
     LOG_KEYS    the per-step quantities every run logs
 
@@ -19,11 +21,13 @@ The public interface is five names:
     result = train_ppo(PPOConfig(steps=8, batch_size=16, minibatch_size=8), policy, tokenizer, reward_fn, prompts)
     result.model.save_pretrained("trained")
 
-``policy`` is a GPT-2-architecture causal LM (``GPT2LMHeadModel``: the tiny preset's and ``gpt2``
-itself); ``train_ppo`` trains a copy of it with a linear value head on its last hidden state and
-keeps another copy as the frozen KL reference, so the caller's model is left as it was. (The
-trainer runs its own GPT-2 forward and sampling loop, :mod:`rewardlab.rl.stacked`, so that seeds
-can share one pass; another architecture is refused with a message naming it.) ``tokenizer`` needs an ``<eos>`` and a pad token (the
+``policy`` is any Hugging Face causal LM (``AutoModelForCausalLM``: Llama, Qwen2, GPT-NeoX, OPT, GPT-2,
+...); ``train_ppo`` trains a copy of it with a linear value head on the hidden state entering its LM head
+and keeps another copy as the frozen KL reference, so the caller's model is left as it was. With
+``peft_config=LoraConfig(...)`` only LoRA adapters train and the reference is the same model with its
+adapters disabled. GPT-2 policies train their seeds as one stacked model (:mod:`rewardlab.rl.stacked`),
+every other one seed by seed through its own forward (:mod:`rewardlab.rl.causal_lm`); a seed's numbers
+do not depend on how many seeds run. docs/ppo.md is the user guide. ``tokenizer`` needs an ``<eos>`` and a pad token (the
 pad may be the ``<eos>``); its ``<bos>``, when it has one, is put before every prompt. Each step
 samples ``config.batch_size`` prompts from ``prompts`` (with replacement) and one response to
 each. ``train_ppo`` seeds the global ``random``, NumPy and torch generators from ``seed``; on one
@@ -67,6 +71,8 @@ KL coefficient) is in :mod:`rewardlab.rl.ppo`, one function per equation, with r
 """
 
 from rewardlab.core.config import PPOConfig
-from rewardlab.rl.trainer import LOG_KEYS, Evaluation, PPOResult, train_ppo, train_ppo_seeds
+from rewardlab.rl.held_out import Evaluation
+from rewardlab.rl.trainer import LOG_KEYS, PPOResult, train_ppo, train_ppo_seeds
+from rewardlab.rl.word_rewards import word_rewards_on_tokens
 
-__all__ = ["LOG_KEYS", "Evaluation", "PPOConfig", "PPOResult", "train_ppo", "train_ppo_seeds"]
+__all__ = ["LOG_KEYS", "Evaluation", "PPOConfig", "PPOResult", "train_ppo", "train_ppo_seeds", "word_rewards_on_tokens"]

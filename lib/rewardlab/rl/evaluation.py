@@ -9,7 +9,7 @@
   reaches ``threshold`` (NaN when it never does); the window damps the noise of a single batch.
 * **AUC of gold**: the mean of the gold curve over all steps: high when a run learns early *and* holds on.
 * **peak-to-final drop**: max of the smoothed gold curve minus its final value (over-optimisation).
-* **held-out curve** (:func:`held_out_summary`, from :class:`rewardlab.rl.trainer.Evaluation`'s
+* **held-out curve** (:func:`held_out_summary`, from :class:`rewardlab.rl.held_out.Evaluation`'s
   ``eval_*`` columns): the AUC of held-out gold, the mean over the evaluation steps (fixed prompts,
   common random numbers: a cleaner learning-speed measure than the rollouts' gold), gold at named
   steps, and gold at a matched KL (linear interpolation of gold against KL along the run's

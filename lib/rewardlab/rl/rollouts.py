@@ -29,7 +29,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from rewardlab.rl.stacked import StackedGPT2
+from rewardlab.rl.causal_lm import CausalLMPolicy
+from rewardlab.rl.stacked import StackedGPT2, gpt2_supported
 
 
 @dataclass
@@ -69,6 +70,10 @@ def encode_prompts(tokenizer, prompts: Sequence[str], width: int | None = None) 
     (the mask, not the pad id, marks padding: GPT-2's pad may be its <bos>)."""
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     encoded = [bos + ids for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+    empty = [i for i, ids in enumerate(encoded) if not ids]
+    if empty:
+        raise ValueError(f"prompt {empty[0]} ({prompts[empty[0]]!r}) encodes to no tokens and the tokenizer has no "
+                         "<bos> to start from; check that the tokenizer is the model's")
     width = width or max(len(c) for c in encoded)
     if max(len(c) for c in encoded) > width:
         raise ValueError(f"a prompt has {max(len(c) for c in encoded)} tokens, more than the width {width}")
@@ -87,27 +92,27 @@ def blocked_actions(vocab: int, actions: int, suppressed: Sequence[int], eos_tok
 
 
 @torch.no_grad()
-def sample_stacked(model: StackedGPT2, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, pad_id: int,
+def sample_stacked(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, pad_id: int,
                    max_new_tokens: int, generators: Sequence[torch.Generator], blocked: torch.Tensor,
                    eos_token_id: int, temperature: float = 1.0) -> dict[str, torch.Tensor]:
     """Sample from every seed's policy: ``prompt_ids`` [S, B, P] left-padded (``prompt_mask`` 0 on padding);
     after <eos> a row is filled with ``pad_id``. Seed s draws from ``generators[s]``. Returns
     ``sequences`` [S, B, P + A] and, [S, B, A] each, ``action_mask``, the ``logprobs`` of the sampled
     actions, the ``entropy`` of the distributions they were drawn from and, with a value head, the
-    ``values`` V(s_t) before each action. A = ``max_new_tokens`` always: shapes never depend on a draw."""
+    ``values`` V(s_t) before each action. A = ``max_new_tokens`` always: shapes never depend on a draw.
+    ``model``: a :class:`~rewardlab.rl.stacked.StackedGPT2` or a
+    :class:`~rewardlab.rl.causal_lm.CausalLMPolicy` (``decode_start`` / ``decode_next``)."""
     seeds, batch, width = prompt_ids.shape
     prompt_mask = prompt_mask.bool()
     keys = torch.cat([prompt_mask, prompt_mask.new_ones(seeds, batch, max_new_tokens)], dim=-1)
     positions = (prompt_mask.long().cumsum(-1) - 1).clamp(min=0)
-    cache = model.new_cache(seeds * batch, width + max_new_tokens)
-    w = model.weights()
-    hidden = model.hidden(w, prompt_ids, positions, keys, cache)[:, :, -1:]
+    state, logits, values = model.decode_start(prompt_ids, positions, keys, width + max_new_tokens)
     actions = prompt_ids.new_full((seeds, batch, max_new_tokens), pad_id)
     out = {name: torch.zeros(seeds, batch, max_new_tokens) for name in ("logprobs", "entropy", "values")}
     done = torch.zeros(seeds, batch, dtype=torch.bool)
     position = positions[:, :, -1:]
     for t in range(max_new_tokens):
-        logits = model.logits(w, hidden)[:, :, 0].float()
+        logits = logits.float()
         if temperature != 1.0:
             logits = logits / temperature
         logp = logits.masked_fill(blocked[min(t, blocked.shape[0] - 1)], float("-inf")).log_softmax(-1)
@@ -117,13 +122,13 @@ def sample_stacked(model: StackedGPT2, prompt_ids: torch.Tensor, prompt_mask: to
         out["logprobs"][:, :, t] = logp.gather(-1, token[..., None])[..., 0].masked_fill(done, 0.0)  # a pad: no action
         out["entropy"][:, :, t] = -(probs * logp.clamp(min=torch.finfo(logp.dtype).min)).sum(-1).masked_fill(done, 0.0)
         if model.has_value_head:
-            out["values"][:, :, t] = model.values(w, hidden)[:, :, 0].masked_fill(done, 0.0)
+            out["values"][:, :, t] = values.masked_fill(done, 0.0)
         actions[:, :, t] = token
         done = done | (token == eos_token_id)
         if bool(done.all()) or t == max_new_tokens - 1:
             break
         position = position + 1
-        hidden = model.hidden(w, token[:, :, None], position, keys, cache, start=width + t)
+        logits, values = model.decode_next(state, token, position, keys, width + t)
     is_eos = actions == eos_token_id
     n_actions = torch.where(is_eos.any(-1), is_eos.float().argmax(-1) + 1, torch.full_like(done, max_new_tokens,
                                                                                           dtype=torch.long))
@@ -157,13 +162,27 @@ def to_rollout(tokenizer, prompts: Sequence[str], sequences: torch.Tensor, promp
                    tokenizer.eos_token_id, temperature)
 
 
+def stacks(policy, peft_config=None) -> bool:
+    """Whether ``policy`` runs on the stacked GPT-2 path (:mod:`rewardlab.rl.stacked`); else one seed per model
+    through its own forward (:mod:`rewardlab.rl.causal_lm`). The choice depends on the model alone, never on how
+    many seeds run, so a seed's numbers do not depend on the seeds it is trained with."""
+    return peft_config is None and gpt2_supported(policy)
+
+
+def as_stack(policy, value_head: bool = False):
+    """``policy`` as a stack of one seed for sampling and scoring (no copy on the generic path)."""
+    if stacks(policy):
+        return StackedGPT2([policy], value_head=value_head).eval()
+    return CausalLMPolicy(policy, value_head=value_head, copy_model=False)
+
+
 def sample_rollout(policy, tokenizer, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0) -> Rollout:
-    """Sample one response per prompt from a ``GPT2LMHeadModel`` (the random numbers come from the global
-    torch generator, so ``torch.manual_seed`` makes it reproducible)."""
+    """Sample one response per prompt from a causal LM (the random numbers come from the global torch
+    generator, so ``torch.manual_seed`` makes it reproducible)."""
     generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
-    stacked = StackedGPT2([policy]).eval()
+    stacked = as_stack(policy)
     prompt_ids, prompt_mask = encode_prompts(tokenizer, prompts)
-    blocked = blocked_actions(stacked.config.vocab_size, max_new_tokens, suppressed_ids(tokenizer), tokenizer.eos_token_id)
+    blocked = blocked_actions(stacked.vocab_size, max_new_tokens, suppressed_ids(tokenizer), tokenizer.eos_token_id)
     sample = sample_stacked(stacked, prompt_ids[None], prompt_mask[None], tokenizer.pad_token_id, max_new_tokens,
                             [generator], blocked, tokenizer.eos_token_id, temperature)
     return to_rollout(tokenizer, prompts, sample["sequences"][0], prompt_mask, sample["action_mask"][0], temperature)
@@ -190,9 +209,9 @@ def stacked_action_stats(model, sequences: torch.Tensor, attention_mask: torch.T
 
 
 def action_stats(policy, rollout: Rollout):
-    """(log-probs, None, entropy) [B, A] of ``rollout``'s actions under a ``GPT2LMHeadModel``."""
-    stacked = StackedGPT2([policy]).eval()
-    blocked = blocked_actions(stacked.config.vocab_size, rollout.action_mask.shape[1], rollout.suppressed_ids,
+    """(log-probs, None, entropy) [B, A] of ``rollout``'s actions under a causal LM."""
+    stacked = as_stack(policy)
+    blocked = blocked_actions(stacked.vocab_size, rollout.action_mask.shape[1], rollout.suppressed_ids,
                               rollout.eos_token_id)
     logprobs, _, entropy = stacked_action_stats(stacked, rollout.sequences[None], rollout.attention_mask[None],
                                                 rollout.action_mask[None], blocked, rollout.temperature)

@@ -45,7 +45,8 @@ from rewardlab.core import artifacts
 from rewardlab.core.config import PPOConfig, Preset, resolve_device
 from rewardlab.core.provenance import loaded_modules, source_hash
 from rewardlab.rl.evaluation import evaluate_policy
-from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
+from rewardlab.rl.held_out import Evaluation
+from rewardlab.rl.trainer import train_ppo_seeds
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ _LAYER_KEYS = ("ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bi
                "mlp.c_proj.weight", "mlp.c_proj.bias")
 
 
+def gpt2_supported(model) -> bool:
+    """Whether :class:`StackedGPT2` reproduces ``model`` (a GPT-2 with the standard attention scaling)."""
+    try:
+        check_gpt2(model)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def check_gpt2(model) -> None:
     """Refuse, by name, a policy this stacked forward does not reproduce."""
     config = getattr(model, "config", None)
@@ -182,6 +191,26 @@ class StackedGPT2(torch.nn.Module):
     def values(w: dict, hidden: torch.Tensor) -> torch.Tensor:
         """V(s_t) [S, B, T] from the value head (requires ``value_head=True``)."""
         return torch.stack([h @ m + b for h, m, b in zip(hidden.unbind(0), w["value__weight"], w["value__bias"])])
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config.vocab_size
+
+    def decode_start(self, prompt_ids: torch.Tensor, positions: torch.Tensor, keys: torch.Tensor, total: int):
+        """Run the prompts [S, B, P] into a fresh KV cache of ``total`` positions: (state, logits [S, B, V], values
+        [S, B] or None) of the last prompt token; ``keys`` [S, B, K] marks the real tokens."""
+        seeds, batch, _ = prompt_ids.shape
+        w, cache = self.weights(), self.new_cache(seeds * batch, total)
+        hidden = self.hidden(w, prompt_ids, positions, keys, cache)[:, :, -1:]
+        return (w, cache), *self._next_token(w, hidden)
+
+    def decode_next(self, state, token: torch.Tensor, position: torch.Tensor, keys: torch.Tensor, start: int):
+        """One sampled token [S, B] at ``position`` [S, B, 1] (the sequence's index ``start``) through the cache."""
+        w, cache = state
+        return self._next_token(w, self.hidden(w, token[:, :, None], position, keys, cache, start=start))
+
+    def _next_token(self, w: dict, hidden: torch.Tensor):
+        return self.logits(w, hidden)[:, :, 0], self.values(w, hidden)[:, :, 0] if self.has_value_head else None
 
     def new_cache(self, rows: int, width: int) -> list:
         """Empty key/value buffers for ``rows`` = S * B sequences of up to ``width`` tokens."""

@@ -5,7 +5,11 @@ scalar reward per response. Written with ``accelerate``: the model and optimiser
 ``Accelerator.prepare``, backward through ``accelerator.backward`` and the logged scalars through
 ``accelerator.reduce``, so ``accelerate launch`` runs one rollout per process unchanged.
 
-Seeds in one model. :func:`train_ppo_seeds` trains several seeds of one configuration as one
+Any causal LM. A GPT-2 policy runs on the stacked path below; every other architecture (and GPT-2
+under LoRA) runs one seed at a time through its own forward and KV cache
+(:class:`rewardlab.rl.causal_lm.CausalLMPolicy`), through the same loop (:func:`_train`).
+
+Seeds in one model. :func:`train_ppo_seeds` trains several seeds of one GPT-2 configuration as one
 stacked GPT-2 (:mod:`rewardlab.rl.stacked`): every matrix product serves all seeds, while each seed
 keeps its own prompts, random numbers, rewards, advantages, minibatch order, gradient clipping,
 Adam state (each seed has its own weight tensors, stacked for each pass, so one AdamW over them
@@ -58,7 +62,7 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from rewardlab.core.config import PPOConfig, check_fields, check_ppo
+from rewardlab.core.config import PPOConfig
 from rewardlab.core.policy import set_seed
 from rewardlab.rl import ppo
 from rewardlab.rl.rollouts import (
@@ -67,11 +71,14 @@ from rewardlab.rl.rollouts import (
     response_tokens,
     sample_stacked,
     stacked_action_stats,
+    stacks,
     suppressed_ids,
     takes_tokens,
     to_rollout,
     token_reward_tensor,
 )
+from rewardlab.rl.held_out import Evaluation, evaluate_held_out
+from rewardlab.rl.causal_lm import CausalLMPolicy, check_causal_lm, check_tokenizer
 from rewardlab.rl.stacked import StackedGPT2
 
 LOG_KEYS = ("step", "proxy_reward", "gold_reward", "kl", "entropy", "value_loss", "policy_loss", "clip_fraction",
@@ -92,83 +99,74 @@ def _rows(tensor: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 def train_ppo(config: PPOConfig, policy, tokenizer, reward_fn: Callable, prompts: Sequence[str], *, seed: int = 0,
               name: str = "reward", gold_fn: Callable | None = None, track: dict[str, Callable] | None = None,
-              device: str = "cpu", progress: bool = True, evaluation: "Evaluation | None" = None) -> PPOResult:
+              device: str = "cpu", progress: bool = True, evaluation: Evaluation | None = None,
+              peft_config=None) -> PPOResult:
     """PPO from a copy of ``policy`` (another copy is the frozen reference) on ``reward_fn``; one rollout of
     ``config.batch_size`` prompts drawn from ``prompts`` per step. ``gold_fn(responses)`` is logged only, and
     so is each ``track[name](prompts, responses)`` (its mean over the rollout, under ``name``): for
     example the reward model's score when the trained reward is something else. One seed of
     :func:`train_ppo_seeds`, whose numbers it gives exactly."""
     return train_ppo_seeds(config, policy, tokenizer, [reward_fn], prompts, seeds=[seed], name=name, gold_fn=gold_fn,
-                           track=track, device=device, progress=progress, evaluation=evaluation)[0]
-
-
-@dataclass(frozen=True)
-class PerSeed:
-    """An evaluation score that differs by seed: ``for_seed(seed)`` is the ``(prompts, responses)`` score of the run
-    with that seed."""
-
-    for_seed: Callable[[int], Callable]
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Held-out evaluation during training: every ``every`` steps (and at the last step) each seed's policy
-    samples one response per prompt of ``prompts`` from the generator seed ``seed``. Every seed, arm and
-    step draws the same uniforms (common random numbers: two policies that agree answer alike, so a
-    difference between runs is the policies', not the draws'). Logged as ``eval_gold`` (``gold_fn``),
-    ``eval_kl`` (sum over the actions of log pi - log pi_ref, mean over the prompts) and
-    ``eval_<name>`` for each ``scores[name](prompts, responses)``; NaN on the other steps. A score that differs
-    by seed (each seed's own reward model, say) is a :class:`PerSeed`."""
-
-    prompts: Sequence[str]
-    every: int = 10
-    seed: int = 12345
-    scores: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if not self.prompts or self.every < 1:
-            raise ValueError(f"Evaluation needs prompts and every >= 1; got {len(self.prompts)} prompts, "
-                             f"every={self.every}")
-
-    def keys(self) -> list[str]:
-        return ["eval_gold", "eval_kl", *(f"eval_{name}" for name in self.scores)]
-
-    def due(self, step: int, steps: int) -> bool:
-        return step % self.every == 0 or step == steps
+                           track=track, device=device, progress=progress, evaluation=evaluation,
+                           peft_config=peft_config)[0]
 
 
 def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[Callable], prompts: Sequence[str], *,
                     seeds: Sequence[int], name: str = "reward", gold_fn: Callable | None = None,
                     track: dict[str, Callable] | None = None, device: str = "cpu",
-                    progress: bool = True, evaluation: Evaluation | None = None) -> list[PPOResult]:
-    """PPO for several seeds of one configuration at once, as one stacked model (:mod:`rewardlab.rl.stacked`):
-    seed ``seeds[i]`` trains on ``reward_fns[i]`` with its own prompts, samples, minibatch order, optimiser
-    state, KL coefficient and log, and gets the numbers it would get alone (``train_ppo``). Returns one
-    :class:`PPOResult` per seed; a step's ``seconds`` are the stacked step's time divided by the seeds
-    (held-out ``evaluation`` excluded)."""
+                    progress: bool = True, evaluation: Evaluation | None = None,
+                    peft_config=None) -> list[PPOResult]:
+    """PPO for several seeds of one configuration: seed ``seeds[i]`` trains on ``reward_fns[i]`` with its own
+    prompts, samples, minibatch order, optimiser state, KL coefficient and log, and gets the numbers it would
+    get alone (``train_ppo``). A GPT-2 policy trains its seeds as one stacked model (:mod:`rewardlab.rl.stacked`);
+    any other causal LM, and any policy with a ``peft_config`` (LoRA adapters: :mod:`rewardlab.rl.causal_lm`),
+    trains them one after another through its own forward. Returns one :class:`PPOResult` per seed; a step's
+    ``seconds`` are the stacked step's time divided by the seeds (held-out ``evaluation`` excluded)."""
     if not prompts:
         raise ValueError("train_ppo needs prompts to sample from; pass a non-empty list")
     if len(reward_fns) != len(seeds) or not seeds:
         raise ValueError(f"train_ppo_seeds needs one reward_fn per seed; got {len(reward_fns)} for {len(seeds)} seeds")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds {list(seeds)} repeat; a stack trains distinct seeds")
-    check_fields(config, "ppo")
-    check_ppo(config, "ppo")
+    if not isinstance(config, PPOConfig):
+        raise TypeError(f"config must be a PPOConfig, got {type(config).__name__}")
+    check_causal_lm(policy)
+    check_tokenizer(tokenizer)
     track = dict(track or {})
     eval_keys = evaluation.keys() if evaluation else []
     clash = (set(track) & set(LOG_KEYS)) | (set(track) & set(eval_keys))
     if clash:
         raise ValueError(f"track names {sorted(clash)} clash with the trainer's own log; rename them")
-    set_seed(seeds[0])
+    run = dict(tokenizer=tokenizer, prompts=prompts, name=name, gold_fn=gold_fn, track=track, device=device,
+               progress=progress, evaluation=evaluation)
+    if stacks(policy, peft_config):
+        set_seed(seeds[0])
+        model = StackedGPT2([policy] * len(seeds), value_head=True)
+        reference = StackedGPT2([policy]).requires_grad_(False).broadcast_to(len(seeds))
+        return _train(config, model, reference, reward_fns, seeds, **run)
+    results = []
+    for seed, reward_fn in zip(seeds, reward_fns):
+        set_seed(seed)  # before the adapters are initialised: they draw from the global generator
+        model = CausalLMPolicy(policy, value_head=True, peft_config=peft_config)
+        results += _train(config, model, model.reference(policy), [reward_fn], [seed], **run)
+    return results
+
+
+def _train(config: PPOConfig, model, reference, reward_fns: Sequence[Callable], seeds: Sequence[int], *, tokenizer,
+           prompts: Sequence[str], name: str, gold_fn: Callable | None, track: dict[str, Callable], device: str,
+           progress: bool, evaluation: Evaluation | None) -> list[PPOResult]:
+    """The PPO loop over one stack of seeds (a :class:`StackedGPT2`, or a :class:`CausalLMPolicy` of one)."""
     n_seeds, batch, actions = len(seeds), config.batch_size, config.max_new_tokens
+    eval_keys = evaluation.keys() if evaluation else []
     accelerator = Accelerator(cpu=device == "cpu")
-    model = StackedGPT2([policy] * n_seeds, value_head=True)
-    reference = StackedGPT2([policy]).requires_grad_(False).broadcast_to(n_seeds).to(accelerator.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0, fused=True)
+    if isinstance(reference, torch.nn.Module):
+        reference = reference.to(accelerator.device)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
+                                  weight_decay=0.0, fused=True)
     model, optimizer = accelerator.prepare(model, optimizer)
     stacked = accelerator.unwrap_model(model)
     all_ids, all_masks = encode_prompts(tokenizer, prompts)  # one width for the run: shapes never depend on a draw
-    blocked = blocked_actions(stacked.config.vocab_size, actions, suppressed_ids(tokenizer),
+    blocked = blocked_actions(stacked.vocab_size, actions, suppressed_ids(tokenizer),
                               tokenizer.eos_token_id).to(accelerator.device)
     prompt_rngs = [np.random.default_rng([seed, accelerator.process_index]) for seed in seeds]
     kl_coefs = [config.kl_coef] * n_seeds
@@ -260,35 +258,10 @@ def train_ppo_seeds(config: PPOConfig, policy, tokenizer, reward_fns: Sequence[C
             samples[s].append((step, rollout.prompts[0], rollout.responses[0]))
             if config.kl_target > 0:
                 kl_coefs[s] = ppo.update_kl_coef(kl_coefs[s], log["kl"][-1], config.kl_target, batch, config.kl_horizon)
-        held_out = (_evaluate(evaluation, stacked, reference, tokenizer, eval_ids, eval_mask, blocked, config, gold_fn,
+        held_out = (evaluate_held_out(evaluation, stacked, reference, tokenizer, eval_ids, eval_mask, blocked, config, gold_fn,
                               seeds)
                     if evaluation and evaluation.due(step, config.steps) else {})
         for s, log in enumerate(logs):
             for key in eval_keys:
                 log[key].append(held_out[key][s] if held_out else float("nan"))
     return [PPOResult(stacked.export(s), logs[s], samples[s]) for s in range(n_seeds)]
-
-
-def _evaluate(evaluation: Evaluation, stacked: StackedGPT2, reference: StackedGPT2, tokenizer, eval_ids, eval_mask,
-              blocked, config: PPOConfig, gold_fn: Callable | None, seeds: Sequence[int]) -> dict[str, list[float]]:
-    """:class:`Evaluation`'s metrics for every seed of the stack: key -> one value per seed."""
-    n_seeds = stacked.seeds
-    ids, mask = eval_ids.expand(n_seeds, *eval_ids.shape), eval_mask.expand(n_seeds, *eval_mask.shape)
-    generators = [torch.Generator().manual_seed(evaluation.seed) for _ in range(n_seeds)]
-    sample = sample_stacked(stacked, ids, mask, tokenizer.pad_token_id, config.max_new_tokens, generators, blocked,
-                            tokenizer.eos_token_id, config.temperature)
-    attention = torch.cat([mask, sample["action_mask"]], dim=-1)
-    with torch.no_grad():
-        ref_logprobs, _, _ = stacked_action_stats(reference, sample["sequences"], attention, sample["action_mask"],
-                                                  blocked, config.temperature, entropy=False)
-    kl = ((sample["logprobs"] - ref_logprobs) * sample["action_mask"]).sum(-1).mean(-1)
-    out = {key: [] for key in evaluation.keys()}
-    for s in range(n_seeds):
-        responses = to_rollout(tokenizer, list(evaluation.prompts), sample["sequences"][s].cpu(), mask[s].cpu(),
-                               sample["action_mask"][s].cpu(), config.temperature).responses
-        out["eval_gold"].append(float(np.mean(gold_fn(responses))) if gold_fn else float("nan"))
-        out["eval_kl"].append(float(kl[s]))
-        for name, fn in evaluation.scores.items():
-            fn = fn.for_seed(seeds[s]) if isinstance(fn, PerSeed) else fn
-            out[f"eval_{name}"].append(float(np.mean(fn(list(evaluation.prompts), responses))))
-    return out

@@ -13,7 +13,7 @@ reward-model arms, the reward model of seed ``reward_seeds[r mod k]`` (the k see
 trains), so the contrasts average over reward models as well as PPO seeds. Every arm runs every
 replicate (paired contrasts). Every trained policy is evaluated on the same held-out prompts with
 the same sampling seed (:func:`rewardlab.rl.evaluation.evaluate_policy`), and during training every
-few steps (:class:`rewardlab.rl.trainer.Evaluation`). TRL's ``RLOOTrainer`` on the sequence reward
+few steps (:class:`rewardlab.rl.held_out.Evaluation`). TRL's ``RLOOTrainer`` on the sequence reward
 runs beside them on a few seeds as the external reference.
 """
 
@@ -31,7 +31,8 @@ from rewardlab.rl.evaluation import evaluate_policy, held_out_summary
 from rewardlab.reward.models import reward_function
 from rewardlab.rl.runs import Method, grid_cache_key, run_methods, torch_threads
 from rewardlab.rl.scale import score_scale, standardised
-from rewardlab.rl.trainer import Evaluation, train_ppo_seeds
+from rewardlab.rl.held_out import Evaluation
+from rewardlab.rl.trainer import train_ppo_seeds
 from rewardlab.rl.trl_peers import train_with_trl_rloo
 from rewardlab.shaping.attribution import attribute
 from rewardlab.shaping.faithfulness import credit_spearman
