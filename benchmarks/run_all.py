@@ -58,6 +58,9 @@ BENCHES = {
     "attribution": ("bench_attribution.py", "Attribution at PPO's budget: agreement with converged values against cost",
                     ["--responses", "64", "--budgets", "24,32,48,64,96,128", "--reference-evals", "4096"],
                     ["--responses", "4", "--budgets", "48", "--reference-evals", "256"]),
+    "ppo_any_lm": ("bench_ppo_any_lm.py", "PPO on any causal LM: a tiny Llama vs TRL's `RLOOTrainer`; stacked vs seed by seed",
+                   ["--steps", "10", "--repeats", "3", "--seeds", "4"],
+                   ["--steps", "2", "--repeats", "1", "--seeds", "2"]),
     "sft": ("bench_sft.py", "SFT of the tiny policy: rewardlab vs `transformers.Trainer`",
             ["--repeats", "3"],
             ["--repeats", "1", "--steps", "10"]),
@@ -277,8 +280,32 @@ def section_sft(r: dict) -> list[str]:
     ]
 
 
+def section_ppo_any_lm(r: dict) -> list[str]:
+    s = r["settings"]
+    return [
+        f"A random Llama (2 layers, 128 wide, 4 heads: the tiny preset's policy size) over a 2,000-word vocabulary, "
+        f"built by the bench; {s['steps']} rollouts of {s['batch']} responses of at most {s['max_new_tokens']} tokens, "
+        "learning rate 0.0001, KL coefficient 0.05, 4 epochs of 16-response minibatches, on both sides (RLOO: 4 "
+        "samples per prompt, KL in the loss). The reward: one scalar per response (its words in the first tenth of "
+        "the vocabulary). rewardlab runs this model through its own forward and KV cache (`rl.causal_lm`, the path "
+        "of every architecture but GPT-2). Samples/s: higher is better. One untimed warm-up of each, then "
+        f"{s['repeats']} repeat(s) alternating, {s['threads']} torch thread(s).",
+        "",
+        *comparison_table({**r["llama_vs_trl_rloo"], "settings": s},
+                          {"rewardlab": "rewardlab `train_ppo` (tiny Llama)", "trl-rloo": "TRL `RLOOTrainer`"}, "above"),
+        "",
+        f"The two paths of `train_ppo_seeds` on a GPT-2 of the same size: {s['seeds']} seeds as one stacked model "
+        "(`rl.stacked`) against the same seeds one after another through HF's forward (`rl.causal_lm`); samples/s "
+        "count every seed's responses.",
+        "",
+        *comparison_table({**r["stacked_vs_seed_by_seed"], "settings": s},
+                          {"stacked": "stacked GPT-2", "seed-by-seed": "seed by seed (HF forward)"}, "above"),
+    ]
+
+
 SECTIONS = {"reward_model": section_reward_model, "shap": section_shap, "ppo": section_ppo, "grid": section_grid,
-            "profile": section_profile, "attribution": section_attribution, "sft": section_sft}
+            "profile": section_profile, "attribution": section_attribution, "ppo_any_lm": section_ppo_any_lm,
+            "sft": section_sft}
 
 
 # ---------------------------------------------------------------- machine and run

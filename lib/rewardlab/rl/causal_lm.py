@@ -6,9 +6,9 @@ here, one seed per model, through the model's own forward with its own KV cache
 (``cache``, or ``past_key_values`` before transformers 5.25). :class:`CausalLMPolicy` offers the interface the trainer and the sampler use
 (``forward``, ``decode_start``/``decode_next``, ``per_seed``, ``export``), so one training loop serves
 both paths. A generic stack with ``torch.func`` (``stack_module_state`` + ``functional_call`` under
-``vmap``) is not used: HF's forwards build their attention masks and caches with data-dependent Python
-control flow, which is why :mod:`rewardlab.rl.stacked` writes GPT-2 out by hand; whether such a stack
-would run other architectures at GPT-2's stacked speed has not been measured yet.
+``vmap``) does not run PPO's forward: with a padding mask (prompts are left-padded) HF's Llama and
+GPT-2 forwards both stop ``vmap`` with data-dependent control flow
+(``benchmarks/probe_torch_func_stack.py``), which is why :mod:`rewardlab.rl.stacked` writes GPT-2 out by hand.
 
 Value head. A linear map, initialised at 0, on the hidden state that enters the LM head (captured by a
 forward pre-hook on ``get_output_embeddings()``), so it works for any hidden size and for models whose

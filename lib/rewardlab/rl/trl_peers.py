@@ -46,7 +46,7 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
             num_train_epochs=preset.reward_model.epochs, learning_rate=preset.reward_model.learning_rate,
             lr_scheduler_type="linear", warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0,
             seed=seed, data_seed=seed, report_to=[], save_strategy="no", logging_strategy="no",
-            disable_tqdm=True, use_cpu=resolve_device(preset) == "cpu",
+            disable_tqdm=True, use_cpu=preset is None or resolve_device(preset) == "cpu",
             center_rewards_coefficient=preset.reward_model.center_coefficient or None,
             max_length=None, disable_dropout=False,
             bf16=False,  # TRL's configs default to bf16 autocast; rewardlab trains in float32: like for like
@@ -66,7 +66,7 @@ def train_with_trl_reward_trainer(preset: Preset, tokenizer, train_dataset, seed
 
 
 def train_with_trl_rloo(preset: Preset, ppo: PPOConfig, policy, tokenizer, reward_model, prompts, *, seed: int = 0,
-                        steps: int | None = None, num_generations: int = 4, gold_fn=None):
+                        steps: int | None = None, num_generations: int = 4, gold_fn=None, score_fn=None):
     """Train a copy of ``policy`` with ``trl.RLOOTrainer`` on the reward model's sequence reward.
 
     Matched to :func:`rewardlab.rl.trainer.train_ppo` with the same ``ppo`` config: ``steps`` rollouts of
@@ -76,7 +76,8 @@ def train_with_trl_rloo(preset: Preset, ppo: PPOConfig, policy, tokenizer, rewar
     advantages normalised over the rollout (rewardlab whitens its GAE advantages). What differs is
     the method: RLOO's baseline is the mean reward of the other samples of the same prompt, its KL
     term sits in the loss (TRL's choice) rather than in the per-token reward.
-    Returns ``(model, log, seconds)``; ``log`` has ``proxy_reward`` and ``gold_reward`` per rollout
+    ``score_fn(prompts, texts) -> rewards`` replaces the reward model (``reward_model`` may then be None), and
+    ``preset=None`` runs on the CPU: any causal LM and any sequence reward. Returns ``(model, log, seconds)``; ``log`` has ``proxy_reward`` and ``gold_reward`` per rollout
     (recorded inside the reward function, so they describe the responses RLOO trained on).
     """
     steps = ppo.steps if steps is None else steps
@@ -88,7 +89,8 @@ def train_with_trl_rloo(preset: Preset, ppo: PPOConfig, policy, tokenizer, rewar
     def reward(prompts, completions, **_):
         texts = [" ".join(c.split()) or tokenizer.eos_token for c in completions]
         plain = [p[len(bos):] if p.startswith(bos) else p for p in prompts]
-        rewards = score(reward_model, tokenizer, plain, texts)
+        rewards = (np.asarray(score_fn(plain, texts), dtype=float) if score_fn
+                   else score(reward_model, tokenizer, plain, texts))
         log["proxy_reward"].append(float(np.mean(rewards)))
         log["gold_reward"].append(float(np.mean(gold_fn(texts))) if gold_fn else float("nan"))
         return rewards.tolist()
@@ -107,7 +109,7 @@ def train_with_trl_rloo(preset: Preset, ppo: PPOConfig, policy, tokenizer, rewar
             beta=ppo.kl_coef, epsilon=ppo.clip_range, normalize_advantages=True,
             max_completion_length=ppo.max_new_tokens,
             temperature=ppo.temperature, top_k=0, disable_dropout=True, seed=seed, data_seed=seed, report_to=[],
-            save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=resolve_device(preset) == "cpu",
+            save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=preset is None or resolve_device(preset) == "cpu",
             generation_kwargs={"min_new_tokens": 1, "suppress_tokens": suppress},
             bf16=False,  # TRL's configs default to bf16 autocast; rewardlab trains in float32: like for like
         )
