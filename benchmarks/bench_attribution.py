@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> dict:
     from rewardlab.core.presets import load_preset
     from rewardlab.rl.rollouts import sample_rollout
     from rewardlab.shaping import estimators
-    from rewardlab.shaping.attribution import MaskedReward, attribute, encode_examples
+    from rewardlab.shaping.attribution import attribute
+    from rewardlab.shaping.masking import MaskedReward, encode_examples
     from rewardlab.stack import load_stack
 
     preset = load_preset("tiny", **BENCH_PPO)

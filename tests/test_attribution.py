@@ -197,7 +197,7 @@ def test_lime_fit_is_lime_base_in_closed_form():
 def test_masked_reward_scores_what_the_reward_model_scores(smoke_policy, smoke_preset, smoke_world):
     """rewardlab's GPT-2 pass inside ``MaskedReward`` gives HF's ``GPT2ForSequenceClassification`` scores."""
     from rewardlab.reward.models import build_reward_model, score
-    from rewardlab.shaping.attribution import MaskedReward, encode_examples
+    from rewardlab.shaping.masking import MaskedReward, encode_examples
 
     _, tokenizer, _ = smoke_policy
     model = build_reward_model(smoke_preset, tokenizer, seed=4).eval()

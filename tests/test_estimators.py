@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rewardlab.shaping import estimators
-from rewardlab.shaping.attribution import Example, MaskedReward, encode_examples
+from rewardlab.shaping.masking import Example, MaskedReward, encode_examples
 
 
 class Game:

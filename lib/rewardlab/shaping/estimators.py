@@ -4,7 +4,7 @@ Inside PPO a step explains a whole batch of fresh responses, so the cost that ma
 reward-model evaluations per response, and the overhead of explaining responses one at a time
 (``shap``'s explainers take one instance per call) is paid 64 times a step. The estimators here
 draw the coalitions of *all* responses first, score them in one batched pass through
-:class:`rewardlab.shaping.attribution.MaskedReward`, and score a coalition that repeats within a
+:class:`rewardlab.shaping.masking.MaskedReward`, and score a coalition that repeats within a
 response once (a cache: with T tokens and a few hundred draws, small and large coalitions repeat).
 The sampled ones estimate the same Shapley values as ``shap``'s explainers, for the game
 v(S) = R(x, y_S); the deterministic ones approximate them:
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from rewardlab.rl.stacked import StackedGPT2
-from rewardlab.shaping.attribution import Example, MaskedReward, TokenAttribution, complete_to_reward, is_gpt2_scorer
+from rewardlab.shaping.masking import Example, MaskedReward, TokenAttribution, complete_to_reward, is_gpt2_scorer
 
 
 def score_coalitions(f: MaskedReward, examples: list[Example], keeps: list[np.ndarray]) -> list[np.ndarray]:

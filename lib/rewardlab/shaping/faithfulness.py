@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from rewardlab.shaping.attribution import (
+from rewardlab.shaping.masking import (
     MaskedReward,
     TokenAttribution,
     encode_examples,

@@ -27,14 +27,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rewardlab.shaping import estimators
-from rewardlab.shaping.attribution import Example, TokenAttribution, complete_to_reward, encode_examples
+from rewardlab.shaping.masking import Example, TokenAttribution, complete_to_reward, encode_examples
 
 CREDITS = ("sparse", "gold", "shap", "noisy")
 
 
 class JudgeGame:
     """v(z) = R(y_z): the gold judge on the response with the tokens outside z deleted, the masker
-    :class:`rewardlab.shaping.attribution.MaskedReward` uses with ``mask_token_id=None``."""
+    :class:`rewardlab.shaping.masking.MaskedReward` uses with ``mask_token_id=None``."""
 
     def __init__(self, judge: Callable, tokenizer):
         self.judge, self.tokenizer, self.evals = judge, tokenizer, 0
