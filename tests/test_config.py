@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from rewardlab.core.config import STAGES, PPOConfig, Preset
+from rewardlab.core.config import STAGES, Preset
+from rewardlab.core.study_configs import PPOConfig
 from rewardlab.core.fields import field_paths
 from rewardlab.core.presets import PRESETS, load_preset
 

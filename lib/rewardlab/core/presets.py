@@ -25,23 +25,25 @@ import dataclasses
 
 from rewardlab.core.config import (
     AttributionConfig,
-    BOConfig,
     BRMEConfig,
+    PreferenceConfig,
+    Preset,
+    RewardModelConfig,
+    SamplingConfig,
+    SFTConfig,
+    WorldConfig,
+    validate,
+)
+from rewardlab.core.study_configs import (
+    BOConfig,
     FrontierConfig,
     GaoConfig,
     PPOConfig,
-    PreferenceConfig,
-    Preset,
     RCfDConfig,
-    RewardModelConfig,
     RobustConfig,
     RunsConfig,
-    SamplingConfig,
-    SFTConfig,
     ShapingConfig,
     TreeConfig,
-    WorldConfig,
-    validate,
 )
 from rewardlab.core.fields import with_overrides
 

@@ -70,7 +70,7 @@ The math (per-token KL-penalised rewards, GAE, the clipped policy and value loss
 KL coefficient) is in :mod:`rewardlab.rl.ppo`, one function per equation, with references.
 """
 
-from rewardlab.core.config import PPOConfig
+from rewardlab.core.study_configs import PPOConfig
 from rewardlab.rl.held_out import Evaluation
 from rewardlab.rl.trainer import LOG_KEYS, PPOResult, train_ppo, train_ppo_seeds
 from rewardlab.rl.word_rewards import word_rewards_on_tokens

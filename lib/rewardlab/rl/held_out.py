@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from rewardlab.core.config import PPOConfig
+from rewardlab.core.study_configs import PPOConfig
 from rewardlab.rl.rollouts import sample_stacked, stacked_action_stats, to_rollout
 
 

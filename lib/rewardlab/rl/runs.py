@@ -42,7 +42,8 @@ import torch
 from tqdm.auto import tqdm
 
 from rewardlab.core import artifacts
-from rewardlab.core.config import PPOConfig, Preset, resolve_device
+from rewardlab.core.config import Preset, resolve_device
+from rewardlab.core.study_configs import PPOConfig
 from rewardlab.core.provenance import loaded_modules, source_hash
 from rewardlab.rl.evaluation import evaluate_policy
 from rewardlab.rl.held_out import Evaluation

@@ -62,7 +62,7 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from rewardlab.core.config import PPOConfig
+from rewardlab.core.study_configs import PPOConfig
 from rewardlab.core.policy import set_seed
 from rewardlab.rl import ppo
 from rewardlab.rl.rollouts import (

@@ -19,7 +19,8 @@ import numpy as np
 from accelerate.state import AcceleratorState
 from trl import RewardConfig, RewardTrainer, RLOOConfig, RLOOTrainer
 
-from rewardlab.core.config import PPOConfig, Preset, resolve_device
+from rewardlab.core.config import Preset, resolve_device
+from rewardlab.core.study_configs import PPOConfig
 from rewardlab.core.quiet import quiet_datasets, quiet_transformers
 from rewardlab.reward.models import build_reward_model, score
 from rewardlab.reward.preferences import check_preference_dataset

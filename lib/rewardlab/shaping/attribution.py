@@ -46,7 +46,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rewardlab.core.config import SHAP_ESTIMATORS
+from rewardlab.core.study_configs import SHAP_ESTIMATORS
 from rewardlab.shaping import estimators
 from rewardlab.shaping.masking import Example, MaskedReward, TokenAttribution, complete_to_reward, encode_examples
 
