@@ -4,8 +4,8 @@ import torch
 
 from rewardlab.rl.evaluation import best_of_n, kl_best_of_n
 from rewardlab.reward.accuracy import gold_pair_accuracy, pair_accuracy, reward_uncertainty, spearman, win_rate
+from rewardlab.reward.batching import PromptGroupedBatches, unique_texts
 from rewardlab.reward.models import (
-    PromptGroupedBatches,
     _rewards,
     batch_pair_rewards,
     bradley_terry_loss,
@@ -16,7 +16,6 @@ from rewardlab.reward.models import (
     pair_rewards,
     score,
     train_reward_model,
-    unique_texts,
 )
 
 

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from rewardlab.core.policy import pad_right
-from rewardlab.reward.models import batches_by_length, encode_for_reward
+from rewardlab.reward.batching import batches_by_length
+from rewardlab.reward.models import encode_for_reward
 
 SIGMA_FLOOR = 1e-3
 LOSSES = ("preference", "reparameterised_mse")

@@ -65,7 +65,8 @@ from rewardlab.core import artifacts
 from rewardlab.core.config import Preset, resolve_device
 from rewardlab.core.policy import set_seed
 from rewardlab.core.versions import BRME_VERSION
-from rewardlab.reward.models import dataset_fingerprint, load_reward_model, state_fingerprint, unique_texts
+from rewardlab.reward.batching import unique_texts
+from rewardlab.reward.models import dataset_fingerprint, load_reward_model, state_fingerprint
 from rewardlab.reward.preferences import check_preference_dataset
 
 

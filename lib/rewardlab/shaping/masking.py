@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from rewardlab.core.policy import pad_right
-from rewardlab.reward.models import batches_by_length, encode_for_reward, reward_text
+from rewardlab.reward.batching import batches_by_length
+from rewardlab.reward.models import encode_for_reward, reward_text
 from rewardlab.rl.stacked import StackedGPT2
 
 
