@@ -54,3 +54,15 @@ def smoke_pairs(smoke_policy, smoke_world):
     groups = preferences.sample_chain(model, tokenizer, prompts, 4, seed=0, max_new_tokens=20)
     pairs = preferences.draw_pairs(groups, 60, seed=1)
     return preferences.label_pairs(groups, pairs, VaderJudge(), 0.1, 2, "chain")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and steadily when other jobs share the cores (a test module opts in
+    with ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    import torch  # here: rewardlab pins torch's kernels when it is imported first
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)

@@ -69,12 +69,7 @@ def _saved(path, arch: str, core: Tokenizer):
     return AutoModelForCausalLM.from_pretrained(path), PreTrainedTokenizerFast.from_pretrained(path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: these tiny models run fastest on one thread
 
 
 @pytest.fixture(scope="module", params=["llama", "qwen2", "gpt_neox", "opt", "gpt2"])

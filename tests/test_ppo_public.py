@@ -35,13 +35,7 @@ def _save_and_reload(path, core: Tokenizer):
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Models this small run fastest on one thread, and steadily when other jobs share the cores."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: these tiny models run fastest on one thread
 
 
 @pytest.fixture(scope="module")
