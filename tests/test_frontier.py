@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from rewardlab.frontier import curves
+from rewardlab.rl.evaluation import gold_at_kl
 from rewardlab.frontier.arms import AA_SEED_OFFSET, replicate_of
 from rewardlab.frontier.study import best_beta, per_replicate, tuned_beta_alignment
 
@@ -21,10 +22,10 @@ def _run(method, seed, kl, gold, every=1):
 
 def test_gold_at_interpolates_the_first_crossing_and_is_nan_beyond_the_path():
     d, g = np.array([0.0, 1.0, 3.0, 2.0]), np.array([0.0, 0.5, -0.5, 0.2])
-    assert curves.gold_at(d, g, 0.0) == 0.0
-    assert curves.gold_at(d, g, 0.5) == pytest.approx(0.25)
-    assert curves.gold_at(d, g, 2.0) == pytest.approx(0.0)  # first crossing: between 1 and 3, not the later 2
-    assert np.isnan(curves.gold_at(d, g, 3.5))
+    assert gold_at_kl(d, g, 0.0) == 0.0
+    assert gold_at_kl(d, g, 0.5) == pytest.approx(0.25)
+    assert gold_at_kl(d, g, 2.0) == pytest.approx(0.0)  # first crossing: between 1 and 3, not the later 2
+    assert np.isnan(gold_at_kl(d, g, 3.5))
 
 
 def test_trajectory_starts_at_the_sft_point_and_reads_sqrt_kl():
@@ -55,7 +56,7 @@ def test_readings_contrast_each_defence_with_the_frontier_at_its_own_kl():
     # early stopping at 1/4, 1/2, 3/4 of beta = 0's final sqrt KL (3): its path vs the frontier at 0.75, 1.5, 2.25
     d, g = np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 0.4, 0.2, -0.5])
     frontier = curves.penalty_frontier([(1.0, 0.4), (3.0, -0.5)], 0.0, [0.75, 1.5, 2.25])
-    expected = np.mean([curves.gold_at(d, g, k) for k in (0.75, 1.5, 2.25)] - frontier)
+    expected = np.mean([gold_at_kl(d, g, k) for k in (0.75, 1.5, 2.25)] - frontier)
     assert out["early_stop_minus_penalty"] == pytest.approx([expected, expected])
 
 

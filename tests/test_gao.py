@@ -44,6 +44,10 @@ def test_the_bootstrap_over_units_covers_the_truth_and_is_seeded():
     assert fit.alpha_ci[1] - fit.alpha_ci[0] < 0.3 and fit.n_units == 80
     assert bootstrap_fit("bon", units, n_resamples=400, seed=1) == fit
     assert set(fit.as_metrics("gao_bon")) >= {"gao_bon_alpha", "gao_bon_beta_ci", "gao_bon_fitted_peak_gold"}
+    row = fit.table_row()
+    assert row["alpha"] == f"{fit.alpha:+.3f} [{fit.alpha_ci[0]:+.3f}, {fit.alpha_ci[1]:+.3f}]"
+    assert row["fitted peak d*"] == f"{fit.peak_d:.2f}" and set(row) == {"alpha", "beta", "fitted peak d*",
+                                                                       "fitted gold at peak"}
     with pytest.raises(ValueError, match="at least 2 units"):
         bootstrap_fit("rl", units[:1])
 

@@ -5,7 +5,7 @@
 Two tiers on one code path: ``--preset tiny`` (the default) is the study tier whose runs are committed in
 ``papermill_runs/`` and ``figures/``; ``--preset quick`` is the teaching tier (the whole collection in minutes,
 verdicts underpowered), written into ``quick_runs/`` (figures in ``quick_runs/png/``), which git ignores; so is
-``powered_runs/``, where ``--preset powered`` (issue 22-24's sizes, about 4 hours) writes.
+``powered_runs/``, where ``--preset powered`` (the sizes that decide the claims, about 4 hours) writes.
 
 Resuming: a notebook whose executed copy and metrics file are already in the output folder, made with the same
 preset and smoke setting, from the same notebook cells and the same library code

@@ -25,6 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from rewardlab.rl.evaluation import gold_at_kl
+
 EARLY_STOP_FRACTIONS = (0.25, 0.5, 0.75)  # early stopping's budgets, as fractions of the β = 0 run's final √KL
 
 
@@ -33,19 +35,6 @@ def trajectory(run: pd.DataFrame, sft_gold: float) -> tuple[np.ndarray, np.ndarr
     evaluated = run[run["eval_gold"].notna()].sort_values("step")
     d = np.sqrt(evaluated["eval_kl"].clip(lower=0).to_numpy(dtype=float))
     return np.concatenate([[0.0], d]), np.concatenate([[sft_gold], evaluated["eval_gold"].to_numpy(dtype=float)])
-
-
-def gold_at(d: np.ndarray, g: np.ndarray, level: float) -> float:
-    """Gold where the trajectory (d, g) first reaches √KL = ``level``, linearly interpolated; NaN if it never does."""
-    d, g = np.asarray(d, float), np.asarray(g, float)
-    reached = np.flatnonzero(d >= level)
-    if not len(reached):
-        return float("nan")
-    i = reached[0]
-    if i == 0 or d[i] == level:
-        return float(g[i])
-    fraction = (level - d[i - 1]) / (d[i] - d[i - 1])
-    return float(g[i - 1] + fraction * (g[i] - g[i - 1]))
 
 
 def penalty_frontier(endpoints: Sequence[tuple[float, float]], sft_gold: float, levels) -> np.ndarray:
@@ -76,7 +65,7 @@ def frontier_readings(steps: pd.DataFrame, sft_gold: float, levels: Sequence[flo
            "sqrt_kl_at_best": {}, "penalty": {}, "minus_penalty": {}}
     for arm in arms:
         paths = [points[arm, s] for s in seeds]
-        out["gold_at_sqrt_kl"][arm] = {f"{k:g}": [gold_at(d, g, k) for d, g in paths] for k in levels}
+        out["gold_at_sqrt_kl"][arm] = {f"{k:g}": [gold_at_kl(d, g, k) for d, g in paths] for k in levels}
         out["endpoint_sqrt_kl"][arm] = [float(d[-1]) for d, _ in paths]
         out["endpoint_gold"][arm] = [float(g[-1]) for _, g in paths]
         out["best_gold"][arm] = [float(np.max(g[1:])) for _, g in paths]
@@ -95,11 +84,11 @@ def frontier_readings(steps: pd.DataFrame, sft_gold: float, levels: Sequence[flo
     for i, seed in enumerate(seeds):
         d, g = points[early_stop_arm, seed]
         budgets = [q * d[-1] for q in EARLY_STOP_FRACTIONS]
-        early.append(float(np.mean([gold_at(d, g, k) - frontiers[i]([k])[0] for k in budgets])))
+        early.append(float(np.mean([gold_at_kl(d, g, k) - frontiers[i]([k])[0] for k in budgets])))
     out["early_stop_minus_penalty"] = early
     return out
 
 
 def mean_path(paths: Sequence[tuple[np.ndarray, np.ndarray]], grid: np.ndarray) -> np.ndarray:
     """[replicates, len(grid)] gold of each trajectory read at every √KL of ``grid`` (NaN where not reached)."""
-    return np.array([[gold_at(d, g, k) for k in grid] for d, g in paths])
+    return np.array([[gold_at_kl(d, g, k) for k in grid] for d, g in paths])

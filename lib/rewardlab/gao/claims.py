@@ -12,7 +12,7 @@ from __future__ import annotations
 from rewardlab.core.claim import GOLD_MARGIN, Claim
 
 GAO = "Gao et al. 2022 (scaling laws for reward-model over-optimisation)"
-WORLD = "rewardlab design (issue 42)"
+WORLD = "rewardlab design"
 GAO_NOTEBOOK = "06_gao_over_optimization"
 TURN = ("optimising a proxy reward model, the gold reward first rises and then falls as the policy moves away "
         "from its initialisation, while the proxy keeps rising")

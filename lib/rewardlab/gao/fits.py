@@ -86,6 +86,12 @@ class GaoFit:
     peak_gold: float
     n_units: int
 
+    def table_row(self) -> dict:
+        """The fit as a notebook's table reads it: α and β with their intervals, the fitted peak and its gold."""
+        return {"alpha": f"{self.alpha:+.3f} [{self.alpha_ci[0]:+.3f}, {self.alpha_ci[1]:+.3f}]",
+                "beta": f"{self.beta:+.3f} [{self.beta_ci[0]:+.3f}, {self.beta_ci[1]:+.3f}]",
+                "fitted peak d*": f"{self.peak_d:.2f}", "fitted gold at peak": f"{self.peak_gold:+.3f}"}
+
     def as_metrics(self, prefix: str) -> dict:
         return {f"{prefix}_alpha": self.alpha, f"{prefix}_alpha_ci": list(self.alpha_ci), f"{prefix}_beta": self.beta,
                 f"{prefix}_beta_ci": list(self.beta_ci), f"{prefix}_fitted_peak_sqrt_kl": self.peak_d,

@@ -185,7 +185,9 @@ def held_out_summary(steps: pd.DataFrame, at_steps: Sequence[int] = (), at_kl: f
 
 def gold_at_kl(kl: np.ndarray, gold: np.ndarray, target: float) -> float:
     """Gold where the KL curve first crosses ``target``, by linear interpolation between the two evaluations
-    around the crossing (the SFT policy, KL 0 and gold unknown, is not a point); NaN if never reached."""
+    around the crossing; NaN if never reached. ``kl`` may be KL or √KL (interpolation is in the units given).
+    The SFT policy is a point only if the caller puts it first (KL 0, its gold): held-out summaries leave it
+    out, the frontier's trajectories (:func:`rewardlab.frontier.curves.trajectory`) put it in."""
     kl, gold = np.asarray(kl, float), np.asarray(gold, float)
     above = np.flatnonzero(kl >= target)
     if not len(above):
