@@ -20,15 +20,18 @@ $(STAMP): pyproject.toml
 test: setup
 	$(PY) -m pytest
 
-# The study tier (PRESET=tiny): every notebook into papermill_runs/ and figures/, skipping finished notebooks
-# whose code is unchanged; REPRODUCE_ARGS=--force runs them all again.
+# The study tier (PRESET=tiny): every notebook into papermill_runs/ and figures/, then a reproduction report
+# (REPRODUCTION.md: each metric against the committed run). Started again on the same machine, it skips the
+# notebooks this machine finished whose code is unchanged; REPRODUCE_ARGS=--force runs them all again;
+# ONLY=06 (or ONLY=02,06) runs and checks those notebooks.
 REPRODUCE_ARGS ?=
+ONLY ?=
 reproduce: setup
-	$(PY) -m rewardlab.reproduce --preset $(PRESET) $(REPRODUCE_ARGS)
+	$(PY) -m rewardlab.reproduce --preset $(PRESET) $(if $(ONLY),--only $(ONLY)) $(REPRODUCE_ARGS)
 
 # The quick teaching tier: the whole collection in minutes into quick_runs/ (git-ignored); verdicts underpowered.
 quick: setup
-	$(PY) -m rewardlab.reproduce --preset quick $(REPRODUCE_ARGS)
+	$(PY) -m rewardlab.reproduce --preset quick $(if $(ONLY),--only $(ONLY)) $(REPRODUCE_ARGS)
 
 # Redraw figures/ and rewrite papermill_runs/SUMMARY.md from the saved runs: no training.
 figures: setup

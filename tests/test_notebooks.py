@@ -80,11 +80,13 @@ def test_discover_filters_and_reports_unknown_numbers():
 
 
 def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, monkeypatch, capsys):
-    """Issue 25: a finished run made from the same cells, library code, preset and versions is skipped; an edited
-    notebook, another preset, an untraced run or --force runs it again."""
+    """A run this machine finished, from the same cells, library code, request and versions, is skipped; a
+    committed run alone (no record of this machine's), an edited notebook, another preset, an untraced run or
+    --force runs it again."""
     import shutil
 
     from rewardlab import reproduce
+    from rewardlab.core.artifacts import artifacts_root
     from rewardlab.core.provenance import loaded_modules, notebook_source_hash, source_hash
     from rewardlab.core.versions import current_versions
 
@@ -96,11 +98,15 @@ def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, mo
     finished = {"preset": "tiny", "smoke": False, "versions": current_versions(), "library_modules": modules,
                 "library_hash": source_hash(modules), "commit": "abc", "notebook_hash": notebook_source_hash(notebook)}
     metrics = runs / f"{notebook.stem}.metrics.json"
-    assert reproduce.why_run(notebook, runs, "tiny", False) == "no finished run"
+    assert reproduce.why_run(notebook, runs, "tiny", False).startswith("not run on this machine yet")
     (runs / notebook.name).write_text("{}")
     metrics.write_text(json.dumps(finished))
+    assert reproduce.why_run(notebook, runs, "tiny", False).startswith("not run on this machine yet")  # committed only
+    reproduce.note_finished(notebook, runs, "tiny", False)
     assert reproduce.why_run(notebook, runs, "tiny", False) is None
     assert "preset 'tiny'" in reproduce.why_run(notebook, runs, "quick", False)
+    assert "smoke=False" in reproduce.why_run(notebook, runs, "tiny", True)
+    assert reproduce.record_path(runs).is_relative_to(artifacts_root())
     metrics.write_text(json.dumps({**finished, "notebook_hash": None}))
     assert reproduce.why_run(notebook, runs, "tiny", False) == "its run does not record its code"
     metrics.write_text(json.dumps({**finished, "versions": {**finished["versions"], "world": -1}}))
@@ -118,6 +124,8 @@ def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, mo
     assert reproduce.why_run(notebook, runs, "tiny", False).startswith("notebook changed since commit abc")
     # main skips the up-to-date notebook and runs it with --force
     metrics.write_text(json.dumps({**finished, "notebook_hash": notebook_source_hash(notebook)}))
+    assert reproduce.why_run(notebook, runs, "tiny", False).startswith("its run is not the one this machine finished")
+    reproduce.note_finished(notebook, runs, "tiny", False)
     ran = []
     monkeypatch.setattr(reproduce, "discover", lambda only=None: [notebook])
     monkeypatch.setattr(reproduce, "run_notebook", lambda nb, *args, **kwargs: ran.append(nb.name) or runs / nb.name)
@@ -126,6 +134,8 @@ def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, mo
     assert ran == [] and "up to date, skipped" in capsys.readouterr().out
     assert reproduce.main(["--force", "--output-dir", str(runs), "--figures-dir", str(tmp_path / "figures")]) == 0
     assert ran == [notebook.name]
+    report = (runs / "REPRODUCTION.md").read_text()  # a folder the repository does not track: no reference
+    assert "| 01_review_world_and_sft | no committed reference |" in report and report in capsys.readouterr().out
 
 
 def test_the_quick_tier_has_its_own_folder_and_says_its_verdicts_are_underpowered(tmp_path):

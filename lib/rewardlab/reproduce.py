@@ -7,11 +7,17 @@ Two tiers on one code path: ``--preset tiny`` (the default) is the study tier wh
 verdicts underpowered), written into ``quick_runs/`` (figures in ``quick_runs/png/``), which git ignores; so is
 ``powered_runs/``, where ``--preset powered`` (the sizes that decide the claims, about 4 hours) writes.
 
-Resuming: a notebook whose executed copy and metrics file are already in the output folder, made with the same
-preset and smoke setting, from the same notebook cells and the same library code
-(:func:`rewardlab.core.provenance.stale_reasons`) and the same world and model versions, is skipped; ``--force``
-runs it again. Inside a notebook, the PPO grids restore finished runs from the artifact cache
-(:func:`rewardlab.rl.runs.run_methods`), so a run killed part-way redoes only what was lost.
+Verifying: the committed runs are the reference, not a cache. On a fresh clone every notebook runs, and the
+run ends with a reproduction report, printed and written to ``REPRODUCTION.md`` beside the runs: per notebook,
+how many non-timing metrics equal the committed run's, which differ and by how much, and which claims' verdicts
+changed (:mod:`rewardlab.reporting.reproduction`).
+
+Resuming: this machine keeps its own record of the notebooks it finished into a folder, under the artifact
+cache (git-ignored, :func:`record_path`), keyed by the request (preset and ``--smoke``). A notebook this
+machine finished for the same request, whose run is still the one it made, from the same notebook cells and
+the same library code (:func:`rewardlab.core.provenance.stale_reasons`) and the same world and model versions,
+is skipped; ``--force`` runs it again. Inside a notebook, the PPO grids restore finished runs from the artifact
+cache (:func:`rewardlab.rl.runs.run_methods`), so a run killed part-way redoes only what was lost.
 
 Prose: a run is tied to the notebook's code cells, not its prose, so a reading corrected after a run needs no
 re-run: ``--prose`` copies each notebook's markdown cells into its executed copy (:func:`sync_prose`).
@@ -33,18 +39,20 @@ metrics files (:mod:`rewardlab.reporting.claims`, :mod:`rewardlab.reporting.summ
 from __future__ import annotations
 
 import argparse
-import contextlib
+import hashlib
 import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from rewardlab.core.artifacts import artifacts_root, atomic_write_text, repo_root
 from rewardlab.core.presets import load_preset
 from rewardlab.core.provenance import notebook_source_hash, stale_reasons
 from rewardlab.reporting.figures import sources_dir
+from rewardlab.reporting.reproduction import reproduction_report
 from rewardlab.reporting.summary import repository_readme, write_summary
 
 QUICK_RUNS = "quick_runs"  # the teaching tier's own folder (git-ignored)
@@ -80,18 +88,49 @@ def default_dirs(preset: str) -> tuple[Path, Path]:
     return repo_root() / "papermill_runs", repo_root() / "figures"
 
 
+def record_path(output_dir: Path) -> Path:
+    """This machine's record of the notebooks it finished into ``output_dir``: a git-ignored file under the
+    artifact cache, one per output folder."""
+    where = Path(output_dir).resolve()
+    return artifacts_root() / "reproduce" / f"{where.name}-{hashlib.sha256(str(where).encode()).hexdigest()[:12]}.json"
+
+
+def read_record(output_dir: Path) -> dict:
+    path = record_path(output_dir)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def note_finished(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> None:
+    """Record that this machine finished ``notebook`` into ``output_dir`` for the request (preset, smoke)."""
+    run = json.loads((Path(output_dir) / f"{notebook.stem}.metrics.json").read_text())
+    record = read_record(output_dir)
+    record[notebook.stem] = {"preset": preset, "smoke": smoke, "notebook_hash": run.get("notebook_hash"),
+                             "library_hash": run.get("library_hash"), "commit": run.get("commit")}
+    path = record_path(output_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+
+
 def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> str | None:
-    """Why ``notebook`` must run into ``output_dir``, or None when its finished run there is up to date."""
+    """Why ``notebook`` must run into ``output_dir``, or None when this machine's finished run there is up to date."""
     output_dir = Path(output_dir)
+    entry = read_record(output_dir).get(notebook.stem)
+    if entry is None:
+        return "not run on this machine yet (a committed run is the reference, not a cache)"
+    if (entry.get("preset"), entry.get("smoke")) != (preset, smoke):
+        return f"this machine's run used preset {entry.get('preset')!r} (smoke={entry.get('smoke')})"
     metrics_path = output_dir / f"{notebook.stem}.metrics.json"
     if not (output_dir / notebook.name).exists() or not metrics_path.exists():
         return "no finished run"
     run = json.loads(metrics_path.read_text())
-    if (run.get("preset"), run.get("smoke")) != (preset, smoke):
-        return f"its run used preset {run.get('preset')!r} (smoke={run.get('smoke')})"
     if not run.get("notebook_hash") or "library_hash" not in run:
         return "its run does not record its code"
-    return "; ".join(stale_reasons(run, notebook)) or None
+    stale = "; ".join(stale_reasons(run, notebook))
+    if stale:
+        return stale
+    if (run.get("notebook_hash"), run.get("library_hash")) != (entry.get("notebook_hash"), entry.get("library_hash")):
+        return "its run is not the one this machine finished (a checkout replaced it)"
+    return None
 
 
 def _code_cells(notebook: dict) -> list[str]:
@@ -134,20 +173,6 @@ def scrub_paths(text: str) -> str:
     return text
 
 
-@contextlib.contextmanager
-def _environment(**values: str):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
                  output_dir: Path | None = None, figures_dir: Path | None = None,
                  parameters: dict | None = None, timeout: int | None = None) -> Path:
@@ -170,7 +195,7 @@ def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
            "REWARDLAB_ROOT": str(repo_root()), "TQDM_MININTERVAL": "5",
            "REWARDLAB_NOTEBOOK_HASH": notebook_source_hash(notebook)}
     try:
-        with _environment(**env):
+        with mock.patch.dict(os.environ, env):
             papermill.execute_notebook(
                 str(notebook), str(output), parameters=params, cwd=str(notebook.parent),
                 kernel_name="python3", progress_bar=False, execution_timeout=timeout,
@@ -243,15 +268,18 @@ def main(argv: list[str] | None = None) -> int:
         except NotebookFailed as failure:
             print(f"[reproduce] FAILED: {failure}", file=sys.stderr, flush=True)
             return 1
+        note_finished(notebook, output_dir, args.preset, args.smoke)
         print(f"[reproduce] {notebook.name} done in {time.perf_counter() - start:.0f} s -> "
               f"{scrub_paths(str(out))}", flush=True)
     # the repository's own runs also refresh the README's claims table
     try:
         summary = write_summary(output_dir, readme=repository_readme(output_dir))
+        print(f"[reproduce] claims against this run: {scrub_paths(str(summary))}", flush=True)
     except ValueError as problem:  # a README without the table's markers: the runs stand, say so
         print(f"[reproduce] README not updated: {problem}", file=sys.stderr, flush=True)
-        return 0
-    print(f"[reproduce] claims against this run: {scrub_paths(str(summary))}", flush=True)
+    report, _ = reproduction_report(output_dir, [notebook.stem for notebook in notebooks])
+    atomic_write_text(output_dir / "REPRODUCTION.md", report)
+    print(f"[reproduce] {scrub_paths(str(output_dir / 'REPRODUCTION.md'))}:\n\n{report}", flush=True)
     return 0
 
 

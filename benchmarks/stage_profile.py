@@ -1,0 +1,110 @@
+"""Where a reproduction's time goes, by stage and by notebook, from a py-spy sample of the whole run.
+
+    py-spy record --subprocesses -r 10 -f raw -o profile.txt -- python -m rewardlab.reproduce --preset tiny --force
+    python benchmarks/stage_profile.py profile.txt --log reproduce.log [--markdown]
+
+py-spy samples every process of the run (the runner and one Jupyter kernel per notebook) ten times a second
+without touching the code, so the profile costs the run nothing measurable and needs no timers in the
+library. Each sample's stack is put in one stage: the stage of the highest-priority function on the stack
+(``STAGES``, highest first), so that a reward model scored inside attribution counts as attribution and a
+policy sampled inside a held-out evaluation counts as evaluation. A kernel's samples are one notebook's: the
+kernels start one after another, in the order ``--log`` (the reproduce log) names the notebooks.
+
+Minutes are samples / rate / 60 of on-CPU Python time in the main threads; the run's wall time per notebook
+comes from the log (``done in N s``). The two differ by what py-spy does not see (idle waits, process start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import defaultdict
+from pathlib import Path
+
+# (stage, priority, patterns): a frame matches a pattern "function (path" by substring.
+STAGES = [
+    ("BO: Gaussian process", 90, ["fit_gp (", "propose_bo (", "recommend (", "shaping/bo.py"]),
+    ("attribution (SHAP, LIME, attention)", 85, ["shaping/attribution.py", "shaping/estimators.py",
+                                                 "shaping/masking.py"]),
+    ("BRME training", 82, ["train_brme (", "brme/training.py"]),
+    ("reward-model training", 80, ["train_reward_model (", "train_with_trl_reward_trainer ("]),
+    ("SFT training", 80, ["train_sft ("]),
+    ("preference sampling and labelling", 70, ["load_preference_data (", "load_calibration_pairs (",
+                                              "reward/preferences.py", "tree/"]),
+    ("PPO held-out evaluation", 60, ["evaluate_held_out ("]),
+    ("best-of-n and other evaluation", 60, ["best_of_n_curve (", "evaluate_policy (", "naturalness_nll (",
+                                           "response_logprobs ("]),
+    ("PPO rollouts (sampling)", 50, ["sample_stacked (", "sample_rollout ("]),
+    ("reward-model scoring", 40, ["score (", "batch_pair_rewards (", "pair_rewards ("]),
+    ("gold judge (reader)", 35, ["core/judges.py", "core/reader.py"]),
+    ("PPO updates and log-probs", 30, ["_train (", "rl/trainer.py"]),
+    ("policy sampling (generate)", 20, ["generate (", "sample_n (", "core/policy.py"]),
+]
+OTHER = "other (imports, world, statistics, plots)"
+LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
+PROCESS = re.compile(r'^process (?P<pid>\d+):"(?P<cmd>[^"]*)"')
+DONE = re.compile(r"\[reproduce\] (?P<notebook>\S+)\.ipynb done in (?P<seconds>[\d.]+) s")
+
+
+def stage_of(frames: list[str]) -> str:
+    """The stage of the highest-priority ``STAGES`` entry any frame matches, else ``OTHER``."""
+    best, stage = -1, OTHER
+    for frame in frames:
+        for name, priority, patterns in STAGES:
+            if priority > best and any(p in frame for p in patterns):
+                best, stage = priority, name
+    return stage
+
+
+def read_profile(path: Path) -> dict[int, dict[str, int]]:
+    """Samples per stage per kernel process (pid), from py-spy's raw output; the runner's own samples under pid 0."""
+    samples: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for line in path.read_text().splitlines():
+        match = LINE.match(line.strip())
+        if not match:
+            continue
+        frames, pid = match["stack"].split(";"), 0
+        while frames and (process := PROCESS.match(frames[0])):  # the runner, then the kernel it started
+            pid = int(process["pid"]) if "ipykernel" in process["cmd"] else pid
+            frames = frames[1:]
+        samples[pid][stage_of(frames)] += int(match["count"])
+    return samples
+
+
+def notebook_walls(log: Path) -> list[tuple[str, float]]:
+    return [(m["notebook"], float(m["seconds"])) for m in DONE.finditer(log.read_text())]
+
+
+def table(samples: dict[int, dict[str, int]], walls: list[tuple[str, float]], rate: float) -> str:
+    kernels = sorted(pid for pid in samples if pid)
+    names = [name for name, _ in walls] + [f"kernel {pid}" for pid in kernels[len(walls):]]
+    by_notebook = {names[i]: samples[pid] for i, pid in enumerate(kernels)}
+    stages = [name for name, _, _ in STAGES] + [OTHER]
+    totals = {s: sum(nb.get(s, 0) for nb in by_notebook.values()) for s in stages}
+    whole = sum(totals.values()) or 1
+    short = [n[:2] for n in by_notebook]
+    lines = ["| stage | minutes | share | " + " | ".join(short) + " |", "|---" * (len(short) + 3) + "|"]
+    for s in sorted(stages, key=lambda s: -totals[s]):
+        if totals[s]:
+            cells = [f"{by_notebook[n].get(s, 0) / rate / 60:.1f}" for n in by_notebook]
+            lines.append(f"| {s} | {totals[s] / rate / 60:.1f} | {totals[s] / whole:.0%} | " + " | ".join(cells) + " |")
+    sampled = [f"{sum(nb.values()) / rate / 60:.1f}" for nb in by_notebook.values()]
+    lines.append(f"| **sampled, all stages** | {whole / rate / 60:.1f} | 100% | " + " | ".join(sampled) + " |")
+    wall = dict(walls)
+    lines.append(f"| **wall (reproduce log)** | {sum(wall.values()) / 60:.1f} | | "
+                 + " | ".join(f"{wall[n] / 60:.1f}" if n in wall else "" for n in by_notebook) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("profile", type=Path, help="py-spy raw output (record -f raw --subprocesses)")
+    parser.add_argument("--log", type=Path, required=True, help="the reproduce run's log (names the notebooks)")
+    parser.add_argument("--rate", type=float, default=10.0, help="py-spy's samples per second (-r)")
+    args = parser.parse_args(argv)
+    print(table(read_profile(args.profile), notebook_walls(args.log), args.rate))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
