@@ -6,16 +6,25 @@ STAMP  := $(VENV)/.rewardlab-installed
 PRESET ?= tiny
 BENCH_ARGS ?=
 
-.PHONY: setup test reproduce quick figures bench lab clean-artifacts
+.PHONY: setup test reproduce quick figures bench lab lock clean-artifacts
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements.lock (those the committed runs were made with), then this package itself.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Refresh requirements.lock: the newest versions pyproject.toml allows, resolved in a fresh environment.
+# Runs made before the refresh then differ in the versions their metrics files record; re-run them.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet torch==2.13.0 && .venv-lock/bin/pip install --quiet '.[dev]'
+	{ sed -n '1,2p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable | grep -v '^rewardlab'; } > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock && rm -rf .venv-lock
 
 test: setup
 	$(PY) -m pytest
