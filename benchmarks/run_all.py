@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from report_sections import SECTIONS
+from stage_profile import stage_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -201,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     kept = kept_sections(output.read_text(), others) if args.keep_others and output.exists() else {}
     text = render(runs, args.quick, command, started, time.perf_counter() - start, (load_start, os.getloadavg()[0]),
                   kept)
+    if output.exists() and not args.quick:  # the stage profile of a whole reproduction is not a bench: kept as it is
+        text += stage_section(output.read_text())
     write_atomically(output, text)
     print(f"\nrun_all: wrote {output} ({(time.perf_counter() - start) / 60:.1f} min)")
     return 0

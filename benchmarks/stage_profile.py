@@ -1,7 +1,8 @@
 """Where a reproduction's time goes, by stage and by notebook, from a py-spy sample of the whole run.
 
     py-spy record --subprocesses -r 10 -f raw -o profile.txt -- python -m rewardlab.reproduce --preset tiny --force
-    python benchmarks/stage_profile.py profile.txt --log reproduce.log [--markdown]
+    python benchmarks/stage_profile.py profile.txt --log reproduce.log --label "study tier, before" \
+        [--write benchmarks/RESULTS.md]
 
 py-spy samples every process of the run (the runner and one Jupyter kernel per notebook) ten times a second
 without touching the code, so the profile costs the run nothing measurable and needs no timers in the
@@ -12,12 +13,17 @@ kernels start one after another, in the order ``--log`` (the reproduce log) name
 
 Minutes are samples / rate / 60 of on-CPU Python time in the main threads; the run's wall time per notebook
 comes from the log (``done in N s``). The two differ by what py-spy does not see (idle waits, process start).
+
+``--write`` puts the table into benchmarks/RESULTS.md under ``STAGES_TITLE``, one sub-section per ``--label``
+(a new label is added, the same label replaced); ``run_all.py`` keeps that section when it rewrites the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -41,6 +47,7 @@ STAGES = [
     ("policy sampling (generate)", 20, ["generate (", "sample_n (", "core/policy.py"]),
 ]
 OTHER = "other (imports, world, statistics, plots)"
+STAGES_TITLE = "Where a reproduction's time goes, by stage and notebook"
 LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 PROCESS = re.compile(r'^process (?P<pid>\d+):"(?P<cmd>[^"]*)"')
 DONE = re.compile(r"\[reproduce\] (?P<notebook>\S+)\.ipynb done in (?P<seconds>[\d.]+) s")
@@ -96,13 +103,45 @@ def table(samples: dict[int, dict[str, int]], walls: list[tuple[str, float]], ra
     return "\n".join(lines)
 
 
+def stage_section(report: str) -> str:
+    """The ``STAGES_TITLE`` section of a RESULTS.md text ("" when it has none), with its leading blank line."""
+    head = f"\n## {STAGES_TITLE}\n"
+    return "\n" + head.lstrip("\n") + report.split(head, 1)[1].split("\n## ", 1)[0] if head in report else ""
+
+
+def write_section(path: Path, label: str, body: str) -> None:
+    """Put ``body`` under ``### label`` in ``path``'s stage section (created at the end; the same label replaced),
+    atomically."""
+    text = path.read_text() if path.exists() else ""
+    section = stage_section(text)
+    rest = text.replace(section, "") if section else text
+    parts = {}
+    for chunk in section.split("\n### ")[1:]:
+        title, _, sub = chunk.partition("\n")
+        parts[title.strip()] = sub.strip("\n")
+    parts[label] = body.strip("\n")
+    new = (f"\n## {STAGES_TITLE}\n\nFrom `benchmarks/stage_profile.py` (py-spy samples of a whole `rewardlab.reproduce` run; "
+           "see its docstring). Minutes of on-CPU Python time per stage, per notebook.\n"
+           + "".join(f"\n### {title}\n\n{sub}\n" for title, sub in parts.items()))
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+        f.write(rest.rstrip("\n") + "\n" + new)
+    os.replace(f.name, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=Path, help="py-spy raw output (record -f raw --subprocesses)")
     parser.add_argument("--log", type=Path, required=True, help="the reproduce run's log (names the notebooks)")
     parser.add_argument("--rate", type=float, default=10.0, help="py-spy's samples per second (-r)")
+    parser.add_argument("--label", default="", help="the sub-section's title with --write, e.g. 'study tier, before'")
+    parser.add_argument("--write", type=Path, default=None, help="put the table into this RESULTS.md")
     args = parser.parse_args(argv)
-    print(table(read_profile(args.profile), notebook_walls(args.log), args.rate))
+    text = table(read_profile(args.profile), notebook_walls(args.log), args.rate)
+    print(text)
+    if args.write:
+        if not args.label:
+            parser.error("--write needs --label (the sub-section's title)")
+        write_section(args.write, args.label, text)
     return 0
 
 
