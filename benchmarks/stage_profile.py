@@ -11,7 +11,8 @@ library. Each sample's stack is put in one stage: the stage of the highest-prior
 policy sampled inside a held-out evaluation counts as evaluation. A kernel's samples are one notebook's: the
 kernels start one after another, in the order ``--log`` (the reproduce log) names the notebooks.
 
-Minutes are samples / rate / 60 of on-CPU Python time in the main threads; the run's wall time per notebook
+Minutes are samples / rate / 60 of on-CPU Python time in the main threads, summed over processes (a PPO
+grid's forked workers count to their notebook, so a notebook's CPU minutes can exceed its wall minutes); the run's wall time per notebook
 comes from the log (``done in N s``). The two differ by what py-spy does not see (idle waits, process start).
 
 ``--write`` puts the table into benchmarks/RESULTS.md under ``STAGES_TITLE``, one sub-section per ``--label``
@@ -72,7 +73,7 @@ def read_profile(path: Path) -> dict[int, dict[str, int]]:
             continue
         frames, pid = match["stack"].split(";"), 0
         while frames and (process := PROCESS.match(frames[0])):  # the runner, then the kernel it started
-            pid = int(process["pid"]) if "ipykernel" in process["cmd"] else pid
+            pid = int(process["pid"]) if "ipykernel" in process["cmd"] and not pid else pid  # a worker: its kernel's
             frames = frames[1:]
         samples[pid][stage_of(frames)] += int(match["count"])
     return samples
