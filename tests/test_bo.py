@@ -87,11 +87,12 @@ def test_common_random_numbers_and_the_posterior_mean_recommendation(tmp_path):
     trials = bo.run_study(tmp_path / "crn.jsonl", _objective, strategy="bo", budget=12, n_init=4, q=2,
                           inner_seeds=[7, 8], progress=False)
     assert all(t["seeds"] == [7, 8] for t in trials)
-    u = bo.recommend(np.array([t["u"] for t in trials]), np.array([t["objective"] for t in trials]), seed=0)
-    again = bo.recommend(np.array([t["u"] for t in trials]), np.array([t["objective"] for t in trials]), seed=0)
-    assert np.array_equal(u, again)  # seeded: the same trials give the same recommendation
+    z, objective = bo.trial_points(trials), np.array([t["objective"] for t in trials])
+    w = bo.recommend(z, objective, seed=0, noise_free=True)
+    assert w == bo.recommend(z, objective, seed=0, noise_free=True)  # seeded: the same trials, the same recommendation
+    assert np.isclose(sum(w.values()), 1) and min(w.values()) >= 0
     best_trial = max(t["objective"] for t in trials)
-    assert _objective({"weights": bo.weights_dict(u), "seeds": [7, 8], "trial": 0})["objective"] >= best_trial - 0.02
+    assert _objective({"weights": w, "seeds": [7, 8], "trial": 0})["objective"] >= best_trial - 0.02
     with pytest.raises(ValueError, match="belongs to another study"):  # other seeds: another study
         bo.run_study(tmp_path / "crn.jsonl", _objective, strategy="bo", budget=12, n_init=4, q=2, inner_seeds=[7],
                      progress=False)
@@ -150,15 +151,14 @@ def test_the_same_seed_gives_the_same_proposals_and_recommendation_whatever_ran_
     def study(name):
         trials = bo.run_study(tmp_path / f"{name}.jsonl", _objective, strategy="bo", budget=7, n_init=3, q=2, seed=5,
                               progress=False)
-        u = np.array([t["u"] for t in trials])
-        return trials, bo.recommend(u, np.array([t["objective"] for t in trials]), seed=5)
+        return trials, bo.recommend(bo.trial_points(trials), np.array([t["objective"] for t in trials]), seed=5)
 
     first, first_pick = study("a")
     torch.manual_seed(123), torch.rand(1000), np.random.seed(7)  # other draws in between must not leak in
     second, second_pick = study("b")
     assert [t["kind"] for t in first] == ["sobol"] * 3 + ["bo"] * 4
     assert [t["u"] for t in first] == [t["u"] for t in second]  # every proposal, exactly
-    assert np.array_equal(first_pick, second_pick)
+    assert first_pick == second_pick
 
 
 def test_proposals_do_not_depend_on_the_order_in_which_a_batch_finishes(tmp_path, monkeypatch):
@@ -192,3 +192,36 @@ def test_proposals_do_not_depend_on_the_order_in_which_a_batch_finishes(tmp_path
     assert calls.count(5) == 1 and calls.count(4) == 2  # only the missing trial of the batch ran again
     assert [t["u"] for t in resumed] == [t["u"] for t in first]
     assert [t["objective"] for t in resumed] == [t["objective"] for t in first]
+
+
+def _vertex_objective(spec):
+    """Deterministic under common random numbers, best at the SHAP vertex: the case of the powered run, whose
+    box GP proposed that vertex four times from four different box points (one PPO run, four trials)."""
+    w = np.array([spec["weights"][k] for k in bo.WEIGHT_NAMES])
+    return {"objective": float(w[0] - 0.3 * np.sum((w[1:] - [0.2, 0.1, 0.0]) ** 2))}
+
+
+def test_under_common_random_numbers_no_trial_repeats_a_finished_one(tmp_path):
+    trials = bo.run_study(tmp_path / "v.jsonl", _vertex_objective, strategy="bo", budget=12, n_init=4, q=2,
+                          inner_seeds=[0], progress=False)
+    weights = [np.array([t["weights"][k] for k in bo.WEIGHT_NAMES]) for t in trials]
+    for i, w in enumerate(weights):
+        assert bo.repeat_of(w, weights[:i]) is None, (i, w, bo.repeat_of(w, weights[:i]))
+    assert max(t["objective"] for t in trials) > 0.8  # and it still finds the vertex region
+    # the GP's inputs are the simplex's free coordinates: two box points of one vertex are one input
+    assert np.allclose(bo.trial_points([{"weights": bo.weights_dict([1, 0.2, 0.9])},
+                                        {"weights": bo.weights_dict([1, 0.7, 0.1])}]), [[1, 0, 0], [1, 0, 0]])
+
+
+def test_a_repeated_proposal_is_replaced_by_the_most_uncertain_point(monkeypatch):
+    z = bo.box_to_simplex(bo.sobol_points(5, 3, seed=1))[:, :-1]
+    objective = np.arange(5, dtype=float)
+    new = np.array([0.1, 0.1, 0.1])
+    monkeypatch.setattr(bo, "_maximise", lambda acquisition, dim, q: np.stack([z[2], new, new])[:q])
+    points, repeats = bo.propose_bo(z, objective, q=3, seed=0, noise_free=True)
+    assert repeats == [2, None, -1]  # repeats finished trial 2; new; repeats an earlier proposal of its batch
+    assert np.array_equal(points[1], new)
+    seen = [bo.to_weights(p) for p in z]
+    for k in (0, 2):
+        assert bo.repeat_of(bo.to_weights(points[k]), seen + [bo.to_weights(p) for p in points[:k]]) is None
+    assert np.all(points >= 0) and np.all(points.sum(axis=1) <= 1 + 1e-9)
