@@ -106,6 +106,9 @@ class TreeConfig:
     large_budget: int = positive(6000)  # ... and of the larger, where the claims are read and PPO runs (16,000 in issue 24)
     seeds: int = study_size(4)  # replicates: each re-draws the pairs, labels, reward models and PPO seed (pools drawn once)
     ppo: PPOConfig = stage(lambda: PPOConfig(steps=30, batch_size=32, minibatch_size=8))  # PPO against each reward model
+    # PPO seeds per reward-model pair: the win rate of a replicate is their mean, so PPO noise averages within the
+    # unit of replication (the reward-model pair), and two seeds of one reward model give the A/A floor
+    ppo_seeds_per_pair: int = positive(3)
 
 
 @dataclass(frozen=True)

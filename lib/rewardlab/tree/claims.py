@@ -9,6 +9,8 @@ QIU = "Qiu et al. 2024"
 GENERALISES = ("at an equal labelling budget, tree-structured pairs train a reward model that generalises better than "
                "independent (chain) samples")
 UNIT = "replicate (pairs, labels, reward-model init and PPO seed re-drawn)"
+PPO_UNIT = ("replicate: one reward-model pair (pairs, labels, both inits re-drawn), its win rate the mean over "
+            "tree.ppo_seeds_per_pair PPO seeds")
 ACCURACY_MARGIN = (0.01, "one point of pair accuracy, below what reward-model benchmarks report as a difference")
 
 CLAIMS = [
@@ -24,6 +26,6 @@ CLAIMS = [
     Claim("qiu-tree-win-rate", QIU, "after PPO, the tree-trained reward model's policy wins 65% of comparisons",
           "03_tree_structured_preferences", "PPO on the tree RM beats PPO on the chain RM − 50%",
           "gold win rate on {eval_prompts} test prompts after {ppo_steps} PPO steps (reward models of {largest_budget} "
-          "pairs)", "higher", UNIT, 0.015,
+          "pairs)", "higher", PPO_UNIT, 0.015,
           "a tenth of the paper's 15-point margin over a tie (65% vs 50%)", ("ppo_win_rate_tree_over_chain_by_seed",), 0.5),
 ]
