@@ -13,7 +13,8 @@ HELD_OUT_AUC = ("AUC of held-out gold: mean over the evaluations every {eval_eve
                 "fixed sampling seed)")
 BO_METRIC = ("AUC of held-out gold over {inner_steps} PPO steps (evaluations every {eval_every} steps, fixed prompts "
              "and sampling seed)")
-REPLICATE = "replicate: PPO seed and reward-model seed (r mod {reward_models}); arms share replicates"
+REPLICATE = ("replicate: PPO seed r and its own reward model (the middle proxy of seed r, as in notebooks 06 and 11); "
+             "arms share replicates")
 DENSE_WORDS = "per-token rewards from explainers make PPO learn faster than the sparse reward"
 
 CLAIMS = [
