@@ -24,12 +24,11 @@ from rewardlab.brme.robust import BRMEReward
 from rewardlab.core.stats import format_pm, mean_interval, paired_t_interval, per_unit
 from rewardlab.rl.evaluation import peak_to_final_drop
 from rewardlab.reward.models import state_fingerprint
-from rewardlab.rl.runs import Method, grid_cache_key, run_methods
+from rewardlab.rl.runs import AA_SEED_OFFSET, Method, grid_cache_key, run_methods
 from rewardlab.rl.held_out import Evaluation
 from rewardlab.stack import Stack
 
 AA_ARM = "w=1 (A/A)"
-AA_SEED_OFFSET = 1000  # the A/A arm's seed for pair index i is seeds[i] + this
 
 
 def head_statistics(mu: np.ndarray, sigma: np.ndarray, noisy_head: int | None = None) -> dict[str, float]:

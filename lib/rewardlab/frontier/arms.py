@@ -48,13 +48,12 @@ from rewardlab.brme.training import load_brme
 from rewardlab.gao.study import proxy_model, proxy_pairs, proxy_preset
 from rewardlab.rcfd.calibration import CalibratedReward
 from rewardlab.reward.models import reward_function
-from rewardlab.rl.runs import Method
+from rewardlab.rl.runs import AA_SEED_OFFSET, Method
 from rewardlab.rl.scale import score_scale, standardised
 from rewardlab.shaping.shapes import shaped_reward_fn
 from rewardlab.stack import Stack
 
 AA_ARM = "β=0 (A/A)"
-AA_SEED_OFFSET = 1000  # the A/A arm's PPO seed for replicate seed s
 ROBUST_WEIGHTS = (1.0, 0.5, 0.0)  # Yan et al.'s nominal weight w: 1 = nominal RLHF, 0 = worst head
 NOISY_WEIGHTS = (1.0, 0.5)
 

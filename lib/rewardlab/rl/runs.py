@@ -59,6 +59,9 @@ class Method:
     overrides: dict = field(default_factory=dict)
 
 
+AA_SEED_OFFSET = 1000  # an A/A arm's PPO seed for replicate seed s: s + this (its reward is replicate s's)
+
+
 _FORKED_JOBS: dict = {}  # what run_methods' workers inherit through fork (closures cannot be pickled)
 
 

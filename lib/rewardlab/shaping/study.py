@@ -34,7 +34,7 @@ from rewardlab.core.stats import per_unit
 from rewardlab.gao.study import proxy_model
 from rewardlab.rl.evaluation import evaluate_policy, held_out_summary
 from rewardlab.reward.models import reward_function
-from rewardlab.rl.runs import Method, grid_cache_key, run_methods, torch_threads
+from rewardlab.rl.runs import AA_SEED_OFFSET, Method, grid_cache_key, run_methods, torch_threads
 from rewardlab.rl.scale import score_scale, standardised
 from rewardlab.rl.held_out import Evaluation
 from rewardlab.rl.trainer import train_ppo_seeds
@@ -56,6 +56,7 @@ ORACLE_ARMS = {"oracle-sparse": ("sparse", 0.0), "oracle-gold": ("gold", 0.0), "
 # SHAP of gold, gold + noise of sigma 0.5 and 2, pure noise), so the dose-response slope rests on graded credit
 # rather than on good credit against noise. Uniform (ABC without its attention) and oracle-noisy (sigma 1) cost
 # one arm each more than the notebook's budget holds; the library keeps them.
+AA_ARM = "sparse (A/A)"  # sparse PPO again, PPO seed s + AA_SEED_OFFSET on replicate s's reward model: the noise floor
 STUDY_ARMS = ("sparse", "abc", "shap", "lime", "oracle-sparse", "oracle-gold", "oracle-shap", "oracle-noisy-0.5",
               "oracle-noisy-2", "oracle-noise")
 
@@ -109,11 +110,15 @@ def study_methods(stack: Stack, arms: Sequence[str], credit_scale: float = 1.0,
 
 def run_grid(stack: Stack, arms: Sequence[str], replicates: int, *, credit_scale: float = 1.0,
              evaluation: Evaluation | None = None, rloo_seeds: Sequence[int] = (),
-             sft: tuple[Sequence[str], Sequence[str]] | None = None,
+             sft: tuple[Sequence[str], Sequence[str]] | None = None, aa: bool = False,
              progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PPO (``preset.shaping.ppo``) for every (arm, replicate) (:func:`rewardlab.rl.runs.run_methods`), plus TRL's
     RLOO on ``rloo_seeds`` (reward model of the preset's seed) as the external reference; returns (per-step log,
-    per-run summary). The summary's proxy is the preset's reward model on the held-out responses."""
+    per-run summary). The summary's proxy is the preset's reward model on the held-out responses.
+
+    ``aa``: also the A/A arm ``AA_ARM``, sparse PPO again on PPO seeds s + ``AA_SEED_OFFSET`` with replicate s's
+    reward model, re-indexed to s: (A/A − sparse) per replicate is what two arms with the same reward differ by
+    at this number of replicates, the floor every contrast of the grid stands on."""
     preset, reward_model, tokenizer = stack.preset, stack.reward_model(), stack.tokenizer
     study = preset.shaping
     for seed in replicate_seeds(stack, replicates) if set(arms) & set(RM_ARMS) else []:
@@ -124,6 +129,17 @@ def run_grid(stack: Stack, arms: Sequence[str], replicates: int, *, credit_scale
                                  cache_key=grid_cache_key("shaping", arms=list(arms), credit_scale=credit_scale,
                                                           standardised_on=None if sft is None else len(sft[1])))
     steps, summary = [steps], [summary]
+    if aa:
+        sparse = study_methods(stack, ["sparse"], credit_scale, sft)["sparse"]
+        aa_steps, aa_summary = run_methods(
+            preset, study.ppo, stack.policy, tokenizer, reward_model, stack.train_prompts, stack.eval_prompts,
+            stack.judge, {AA_ARM: Method(lambda seed: sparse.reward_fn(seed - AA_SEED_OFFSET))},
+            [s + AA_SEED_OFFSET for s in replicate_seeds(stack, replicates)], evaluation=evaluation, progress=progress,
+            cache_key=grid_cache_key("shaping-aa", credit_scale=credit_scale,
+                                     standardised_on=None if sft is None else len(sft[1])))
+        for frame in (aa_steps, aa_summary):
+            frame["seed"] = frame["seed"] - AA_SEED_OFFSET  # paired with the sparse arm by replicate
+        steps.append(aa_steps), summary.append(aa_summary)
     for seed in rloo_seeds:
         model, log, seconds = train_with_trl_rloo(preset, study.ppo, stack.policy, tokenizer, reward_model,
                                                   stack.train_prompts, seed=seed, gold_fn=stack.judge)
@@ -249,6 +265,12 @@ def dense_metrics(summary: pd.DataFrame, *, arms: Sequence[str], sft_gold: float
         if column != "seconds":
             metrics[f"{column}_by_replicate"] = per_unit(summary[summary["method"].isin(arms)], column, arms)
     values = metrics["auc_eval_gold_by_replicate"]
+    if AA_ARM in set(summary["method"]) and "sparse" in values:
+        aa = per_unit(summary[summary["method"].isin([AA_ARM, "sparse"])], "auc_eval_gold", [AA_ARM, "sparse"])
+        gap = np.subtract(aa[AA_ARM], aa["sparse"])
+        metrics["aa_auc_eval_gold_by_replicate"] = aa[AA_ARM]
+        metrics["aa_auc_eval_gold_difference"] = float(gap.mean())
+        metrics["aa_auc_eval_gold_sd"] = float(gap.std(ddof=1)) if len(gap) > 1 else None
     dose = {arm: x for arm, x in faithfulness.items() if arm in ORACLE_ARMS}
     if "oracle-sparse" in values and len(dose) >= 2:
         metrics["dose_faithfulness"] = dict(faithfulness)
