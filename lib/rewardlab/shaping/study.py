@@ -225,18 +225,28 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
 
 
 def confirm_mixtures(stack: Stack, candidates: dict[str, dict[str, float]], seeds: Sequence[int],
-                     progress: bool = True) -> pd.DataFrame:
+                     progress: bool = True, aa: str | None = None) -> pd.DataFrame:
     """The BO study's confirmation: every candidate mixture on fresh ``seeds`` (``preset.bo.ppo``; a candidate's
     seeds stacked), evaluated as the trials are; one row per (candidate, seed) with ``auc_eval_gold``, the
-    final evaluation (``final_*``) and seconds."""
+    final evaluation (``final_*``) and seconds. ``aa``: the name of a candidate to run again on seeds
+    s + ``AA_SEED_OFFSET``, as ``"<name> (A/A)"`` re-indexed to s (the noise floor of the paired contrasts)."""
     preset = stack.preset
     evaluation = Evaluation(stack.eval_prompts[: preset.shaping.eval_prompts], every=preset.shaping.eval_every)
-    methods = {name: mixture_method(stack, weights, preset.bo) for name, weights in candidates.items()}
-    steps, summary = run_methods(preset, preset.bo.ppo, stack.policy, stack.tokenizer, stack.reward_model(),
-                                 stack.train_prompts, stack.eval_prompts, stack.judge, methods, seeds,
-                                 evaluation=evaluation, progress=progress,
-                                 cache_key=grid_cache_key("bo-confirm", candidates=candidates))
-    return summary.merge(held_out_summary(steps), on=["method", "seed"], how="left")
+
+    def confirm(named: dict, run_seeds: Sequence[int], label: str) -> pd.DataFrame:
+        methods = {name: mixture_method(stack, weights, preset.bo) for name, weights in named.items()}
+        steps, summary = run_methods(preset, preset.bo.ppo, stack.policy, stack.tokenizer, stack.reward_model(),
+                                     stack.train_prompts, stack.eval_prompts, stack.judge, methods, run_seeds,
+                                     evaluation=evaluation, progress=progress,
+                                     cache_key=grid_cache_key(label, candidates=named))
+        return summary.merge(held_out_summary(steps), on=["method", "seed"], how="left")
+
+    frames = [confirm(candidates, seeds, "bo-confirm")]
+    if aa is not None:
+        again = confirm({f"{aa} (A/A)": candidates[aa]}, [s + AA_SEED_OFFSET for s in seeds], "bo-confirm-aa")
+        again["seed"] = again["seed"] - AA_SEED_OFFSET
+        frames.append(again)
+    return pd.concat(frames, ignore_index=True)
 
 
 def dense_metrics(summary: pd.DataFrame, *, arms: Sequence[str], sft_gold: float, ppo_steps: int, eval_every: int,
