@@ -95,6 +95,9 @@ class GaoConfig:
     bon_prompts: int = study_size(64)  # held-out prompts of best-of-n ...
     bon_max_n: int = positive(1024)  # ... with n = 1, 2, 4, ..., this many SFT samples each
     sft_samples: int = positive(512)  # SFT samples (training prompts) that standardise each proxy
+    # the middle proxy's first this many replicates again with responses of the world's length
+    # (sampling.max_new_tokens): do the turn's verdicts, read at ppo.max_new_tokens = 20, hold at full length?
+    full_length_replicates: int = nonnegative(3)
 
 
 @dataclass(frozen=True)

@@ -113,9 +113,17 @@ def standardised_proxy(stack: Stack, pairs: int, seed: int, sft_prompts: Sequenc
 
 
 def ppo_runs(stack: Stack, proxy: str, pairs: int, sft_responses: Sequence[str], sft_prompts: Sequence[str],
-             eval_prompts: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """PPO at beta = 0 against the standardised ``proxy`` (one replicate per seed; module doc)."""
+             eval_prompts: Sequence[str], length: int | None = None,
+             replicates: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PPO at beta = 0 against the standardised ``proxy`` (one replicate per seed; module doc).
+
+    ``length``: responses of at most this many tokens instead of ``gao.ppo.max_new_tokens`` (the method is then
+    named ``"<proxy> @<length>"``), on the first ``replicates`` seeds: the check that a verdict read on
+    responses cut at 20 tokens holds at the world's length (reviews of 16-48 words)."""
     preset = stack.preset
+    ppo = preset.gao.ppo if length is None else dataclasses.replace(preset.gao.ppo, max_new_tokens=length)
+    name = proxy if length is None else f"{proxy} @{length}"
+    seeds = replicate_seeds(stack, proxy)[:replicates]
     judge, vader = stack.judge, VaderJudge()
 
     def reward_for(seed: int):
@@ -127,10 +135,10 @@ def ppo_runs(stack: Stack, proxy: str, pairs: int, sft_responses: Sequence[str],
         "vader": lambda prompts, responses: vader(responses),
         "well_formed": lambda prompts, responses: [read(r).well_formed_share for r in responses],
     })
-    return run_methods(preset, preset.gao.ppo, stack.policy, stack.tokenizer, stack.reward_model(), stack.train_prompts,
-                       eval_prompts, judge, {proxy: Method(reward_for)}, replicate_seeds(stack, proxy),
-                       evaluation=evaluation, progress=stack.progress,
-                       cache_key=grid_cache_key(f"gao-{proxy}", pairs=pairs))
+    return run_methods(preset, ppo, stack.policy, stack.tokenizer, stack.reward_model(), stack.train_prompts,
+                       eval_prompts, judge, {name: Method(reward_for)}, seeds, evaluation=evaluation,
+                       progress=stack.progress, cache_key=grid_cache_key(f"gao-{proxy}", pairs=pairs,
+                                                                         **({} if length is None else {"length": length})))
 
 
 def turn_by_replicate(steps: pd.DataFrame, sft_gold: float, window: int) -> pd.DataFrame:
