@@ -80,3 +80,13 @@ def test_summary_flags_a_run_whose_library_code_changed_and_lists_untraced_runs(
     assert summary.outdated_runs(tmp_path) == [("04_bayesian_reward_ensembles",
                                                 "library code changed since commit abcdef123456")]
     assert summary.untraced_runs(tmp_path) == ["05_token_attribution"]
+
+
+def test_a_metrics_record_names_the_versions_of_the_packages_that_move_numbers():
+    import torch
+
+    from rewardlab.core.provenance import NUMBER_PACKAGES, package_versions, provenance
+
+    packages = provenance()["packages"]
+    assert set(packages) == set(NUMBER_PACKAGES) and packages["torch"] == torch.__version__
+    assert package_versions(["no-such-package-here"]) == {"no-such-package-here": None}

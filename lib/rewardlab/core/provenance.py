@@ -136,10 +136,30 @@ def stale_reasons(run: dict, notebook: Path | str | None = None) -> list[str]:
     return reasons
 
 
+# the installed packages whose versions move a run's numbers (kernels, models, explainers, optimisers, statistics)
+NUMBER_PACKAGES = ("torch", "transformers", "trl", "shap", "lime", "botorch", "gpytorch", "numpy", "scipy",
+                   "vaderSentiment")
+
+
+def package_versions(names=NUMBER_PACKAGES) -> dict[str, str | None]:
+    """{package: installed version, or None if it is not installed} for ``names``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def provenance() -> dict:
-    """``commit``, ``library_modules``, ``library_hash``, ``cpu_kernels`` and ``notebook_hash`` for a metrics file recorded now."""
+    """``commit``, ``library_modules``, ``library_hash``, ``cpu_kernels``, ``notebook_hash`` and ``packages``
+    (:data:`NUMBER_PACKAGES`' versions, which the reproduction report compares) for a metrics file recorded now."""
     from rewardlab.core.kernels import cpu_capability
 
     modules = loaded_modules()
     return {"commit": git_commit(), "library_modules": modules, "library_hash": source_hash(modules),
-            "cpu_kernels": cpu_capability(), "notebook_hash": os.environ.get("REWARDLAB_NOTEBOOK_HASH") or None}
+            "cpu_kernels": cpu_capability(), "notebook_hash": os.environ.get("REWARDLAB_NOTEBOOK_HASH") or None,
+            "packages": package_versions()}
