@@ -134,3 +134,16 @@ def test_band_half_widths_and_table_strings():
     assert stats.mean_interval([1.0, 2.0, 3.0, float("nan")]) == (2.0, pytest.approx(4.3027 / math.sqrt(3), rel=1e-4))
     assert stats.format_pm([1.0, 2.0, 3.0], digits=2) == "+2.00 ± 2.48"
     assert stats.format_pm([1.5]) == "+1.500"
+
+
+def test_n_for_direction_is_the_n_at_which_the_interval_would_exclude_zero():
+    values = np.array([0.10, 0.30, -0.05, 0.20, 0.15])  # mean 0.14, sd ~0.13: n = 5 does not decide the sign
+    interval = stats.t_interval(values)
+    assert interval.low < 0 < interval.high
+    n = stats.n_for_direction(interval, "higher")
+    q = sps.t.ppf(0.975, [n - 2, n - 1])
+    assert q[1] * interval.sd / np.sqrt(n) < interval.estimate <= q[0] * interval.sd / np.sqrt(n - 1)
+    assert stats.n_for_direction(stats.t_interval(-values), "higher") == n  # a sign against the claim counts too
+    assert stats.n_for_direction(interval, "equal", 0.1) is None
+    assert stats.n_for_direction(stats.t_interval(values - 0.5), "not higher", 0.0) is not None
+    assert stats.n_for_direction(interval, "not higher", 0.0) is None  # mean above the margin: never decided below it

@@ -227,6 +227,29 @@ def n_for_margin(interval: Interval, margin: float, n_max: int = 100_000) -> int
     return None
 
 
+def n_for_direction(interval: Interval, direction: str, margin: float = 0.0, n_max: int = 100_000) -> int | None:
+    """Smallest n at which a t interval at the interval's level, with the observed mean and spread, would
+    decide the sign: exclude 0 ("higher", "lower"; either sign, so an effect running against the claim is
+    also counted), or end below +margin ("not higher", if the mean is below it). The power that decides the
+    direction, where :func:`n_for_margin` is the precision a margin asks. None for "equal" (the margin
+    decides it), for a mean of exactly the boundary, or when the interval has no spread or n < 2."""
+    check_direction(direction)
+    if direction == "equal" or interval.n < 2 or not math.isfinite(interval.half_width):
+        return None
+    distance = margin - interval.estimate if direction == "not higher" else abs(interval.estimate)
+    if not (distance > 0):
+        return None
+    if interval.method == "bootstrap":
+        return max(2, int(math.ceil(interval.n * (interval.half_width / distance) ** 2)))
+    if not (interval.sd > 0):
+        return interval.n
+    quantile = (1 + interval.level) / 2
+    for n in range(2, n_max + 1):
+        if sps.t.ppf(quantile, n - 1) * interval.sd / math.sqrt(n) < distance:
+            return n
+    return None
+
+
 def t_half_width(sd, n, level: float = 1 - ALPHA) -> np.ndarray:
     """Elementwise half-width t_{n−1, (1+L)/2} · sd / √n, for bands over steps; 0 where n < 2 (no band)."""
     sd, n = np.asarray(sd, dtype=float), np.asarray(n, dtype=float)

@@ -82,7 +82,7 @@ def notebook_table(notebook: str, directory: Path | None = None):
         rows.append({"claim": r["id"], "contrast": r["contrast"], "metric": r["metric"], "n": r["n"],
                      "estimate": round(r["estimate"], 4), "interval": f"[{r['low']:+.3f}, {r['high']:+.3f}]",
                      "level": f"{r['level']:.2%}", "margin": r["margin"], "verdict": r["verdict"],
-                     "n for margin": r["n_for_margin"]})
+                     "n for margin": r["n_for_margin"], "n for direction": r.get("n_for_direction")})
     return pd.DataFrame(rows).set_index("claim")
 
 
@@ -110,7 +110,7 @@ def evaluate(claims: list[Claim] = CLAIMS, directory: Path | None = None) -> lis
                     "arm_key": ".".join(claim.arm),
                     "baseline_key": claim.baseline if isinstance(claim.baseline, (int, float)) else ".".join(claim.baseline),
                     **dict.fromkeys(("n", "estimate", "low", "high", "level", "interval_method", "correction",
-                                     "half_width", "n_for_margin"))}  # filled below once the contrast is computed
+                                     "half_width", "n_for_margin", "n_for_direction"))}  # filled below once the contrast is computed
             if run is None:
                 records.append({**base, "metric": claim.metric, "verdict": "not run",
                                 "problem": f"not run: `python -m rewardlab.reproduce --only {notebook[:2]}`"})
@@ -139,6 +139,7 @@ def evaluate(claims: list[Claim] = CLAIMS, directory: Path | None = None) -> lis
                 verdict=stats.verdict(interval.low, interval.high, record["direction"], margin),
                 half_width=interval.half_width if math.isfinite(interval.half_width) else None,
                 n_for_margin=stats.n_for_margin(interval, margin),
+                n_for_direction=stats.n_for_direction(interval, record["direction"], margin),
                 per_unit_differences=[float(d) for d in diff])
     order = {c.id: i for i, c in enumerate(claims)}
     return sorted(records, key=lambda r: (r["notebook"], order[r["id"]]))  # reading order of the notebooks

@@ -48,8 +48,11 @@ def claim_row(record: dict, outdated: bool = False) -> str:
     measured = (f"{_number(record['estimate'])} [{_number(record['low'])}, {_number(record['high'])}] "
                 f"({record['interval_method']}, {record['level']:.1%}, n = {record['n']} × {record['unit'].split(' (')[0]}); "
                 f"arm {_number(record['arm_mean'])} vs {_number(record['baseline_mean'])}")
+    n_direction = record.get("n_for_direction")
     power = (f"half-width {half:.3f} vs margin {record['margin']:g}; n for margin: "
-             f"{n_margin if n_margin is not None else '—'}") if half is not None else f"margin {record['margin']:g}"
+             f"{n_margin if n_margin is not None else '—'}"
+             + (f"; n to decide the direction: {n_direction}" if n_direction is not None else "")
+             ) if half is not None else f"margin {record['margin']:g}"
     said = record["verdict"] if record["verdict"] == "not resolved" else f"**{record['verdict']}**"
     smoke = " (smoke sizes: not a result)" if record.get("smoke") else ""
     return head + f"| {measured}{smoke} | {power} | {said} |"
