@@ -48,6 +48,13 @@ STAGES = [
     ("policy sampling (generate)", 20, ["generate (", "sample_n (", "core/policy.py"]),
 ]
 OTHER = "other (imports, world, statistics, plots)"
+# a stack whose innermost frame is one of these is a thread waiting, not computing: the kernel's I/O and heartbeat
+# threads, zmq's, a pool waiting on its workers. py-spy reported them as active (its idle test reads the thread's
+# OS state, and these wake often), which put about 30 of the first powered profile's 115 "CPU minutes" under OTHER.
+IDLE = "idle (threads waiting: kernel I/O, zmq, pools)"
+IDLE_LEAVES = ["select (selectors.py", "_watch_pipe_fd (ipykernel", "Condition.wait (threading.py",
+               "ParentPollerUnix.run (ipykernel", "device (zmq", "GarbageCollectorThread.run (zmq", "Event.wait (",
+               "Thread.join (", "poll (zmq", "_wait_for_tstate_lock (", "recv (multiprocessing", "_recv_bytes ("]
 STAGES_TITLE = "Where a reproduction's time goes, by stage and notebook"
 LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 PROCESS = re.compile(r'^process (?P<pid>\d+):"(?P<cmd>[^"]*)"')
@@ -55,7 +62,10 @@ DONE = re.compile(r"\[reproduce\] (?P<notebook>\S+)\.ipynb done in (?P<seconds>[
 
 
 def stage_of(frames: list[str]) -> str:
-    """The stage of the highest-priority ``STAGES`` entry any frame matches, else ``OTHER``."""
+    """``IDLE`` when the innermost frame waits (``IDLE_LEAVES``); else the stage of the highest-priority ``STAGES``
+    entry any frame matches, else ``OTHER``."""
+    if frames and any(p in frames[-1] for p in IDLE_LEAVES):
+        return IDLE
     best, stage = -1, OTHER
     for frame in frames:
         for name, priority, patterns in STAGES:
@@ -89,6 +99,7 @@ def table(samples: dict[int, dict[str, int]], walls: list[tuple[str, float]], ra
     by_notebook = {names[i]: samples[pid] for i, pid in enumerate(kernels)}
     stages = [name for name, _, _ in STAGES] + [OTHER]
     totals = {s: sum(nb.get(s, 0) for nb in by_notebook.values()) for s in stages}
+    idle = [nb.get(IDLE, 0) for nb in by_notebook.values()]
     whole = sum(totals.values()) or 1
     short = [n[:2] for n in by_notebook]
     lines = ["| stage | minutes | share | " + " | ".join(short) + " |", "|---" * (len(short) + 3) + "|"]
@@ -96,8 +107,10 @@ def table(samples: dict[int, dict[str, int]], walls: list[tuple[str, float]], ra
         if totals[s]:
             cells = [f"{by_notebook[n].get(s, 0) / rate / 60:.1f}" for n in by_notebook]
             lines.append(f"| {s} | {totals[s] / rate / 60:.1f} | {totals[s] / whole:.0%} | " + " | ".join(cells) + " |")
-    sampled = [f"{sum(nb.values()) / rate / 60:.1f}" for nb in by_notebook.values()]
+    sampled = [f"{(sum(nb.values()) - nb.get(IDLE, 0)) / rate / 60:.1f}" for nb in by_notebook.values()]
     lines.append(f"| **sampled, all stages** | {whole / rate / 60:.1f} | 100% | " + " | ".join(sampled) + " |")
+    lines.append(f"| ({IDLE}, left out) | {sum(idle) / rate / 60:.1f} | | "
+                 + " | ".join(f"{i / rate / 60:.1f}" for i in idle) + " |")
     wall = dict(walls)
     lines.append(f"| **wall (reproduce log)** | {sum(wall.values()) / 60:.1f} | | "
                  + " | ".join(f"{wall[n] / 60:.1f}" if n in wall else "" for n in by_notebook) + " |")
