@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     import numpy as np
 
     from rewardlab.core.presets import load_preset
-    from rewardlab.core.world import sentiment_vocabulary
+    from rewardlab.core.vocabulary import sentiment_vocabulary
     from rewardlab.reward import models as M
     from rewardlab.reward.accuracy import gold_pair_accuracy, spearman
     from rewardlab.reward.probes import probe_accuracy, probe_pairs

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rewardlab.core.judges import VaderJudge
-from rewardlab.core.world import DAMPENERS, INTENSIFIERS, NEGATORS, sentiment_vocabulary
+from rewardlab.core.vocabulary import DAMPENERS, INTENSIFIERS, NEGATORS, sentiment_vocabulary
 from rewardlab.reward import probes as R
 from rewardlab.reward.models import build_reward_model
 from rewardlab.reward.preferences import check_preference_dataset

@@ -6,7 +6,7 @@ import pytest
 
 from rewardlab.core.judges import VaderJudge
 from rewardlab.core.presets import load_preset
-from rewardlab.core.world import generator_vocabulary
+from rewardlab.core.vocabulary import generator_vocabulary
 from rewardlab.rcfd import demonstrations as D
 
 

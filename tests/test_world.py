@@ -3,6 +3,7 @@ import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from rewardlab.core import tokenizer as T
+from rewardlab.core import vocabulary as V
 from rewardlab.core import world as W
 from rewardlab.core.presets import load_preset
 
@@ -17,37 +18,37 @@ def test_generator_is_deterministic_per_seed(smoke_preset):
 
 def test_vocabulary_size_and_valence_spread():
     preset = load_preset("tiny")
-    vocabulary = W.generator_vocabulary(preset)
+    vocabulary = V.generator_vocabulary(preset)
     assert len(vocabulary) >= 700
-    valences = [v for _, v in W.sentiment_vocabulary(preset.world.n_sentiment_words)]
+    valences = [v for _, v in V.sentiment_vocabulary(preset.world.n_sentiment_words)]
     assert min(valences) < -3 and max(valences) > 3
     assert sum(-1 < v < 1 for v in valences) > 100  # weak words too, not only extremes
-    for word in W.NEGATORS + W.INTENSIFIERS + W.DAMPENERS + [W.CONTRAST]:
+    for word in V.NEGATORS + V.INTENSIFIERS + V.DAMPENERS + [V.CONTRAST]:
         assert word in vocabulary
     assert "so" not in vocabulary and "this" not in vocabulary  # VADER special-cases them
 
 
 def test_every_sentiment_word_fills_a_slot_of_its_part_of_speech(smoke_preset):
-    vocabulary = dict(W.sentiment_vocabulary(600))
-    adjectives = {w for w in vocabulary if w not in W.SENTIMENT_VERBS}
-    assert all(W.is_adjective(w) for w in adjectives) and abs(len(adjectives) - 590) <= 8  # shares are rounded per valence bin
+    vocabulary = dict(V.sentiment_vocabulary(600))
+    adjectives = {w for w in vocabulary if w not in V.SENTIMENT_VERBS}
+    assert all(V.is_adjective(w) for w in adjectives) and abs(len(adjectives) - 590) <= 8  # shares are rounded per valence bin
     assert not {"bias", "exclusion", "errors", "distorted", "like"} & set(vocabulary)  # nouns, verbs, participles
     for review in W.generate_reviews(smoke_preset, n=200, seed=0):
         for i, word in enumerate(review):
             if word in adjectives:  # after was/were/felt, an article, a modifier, or before an aspect
                 before, after = review[i - 1] if i else "", review[i + 1] if i + 1 < len(review) else ""
-                assert (before in {"was", "were", "felt", "a", "an"} | set(W.NEGATORS + W.INTENSIFIERS + W.DAMPENERS)
-                        or after in W.ASPECTS), " ".join(review)
-            elif word in W.SENTIMENT_VERBS:
+                assert (before in {"was", "were", "felt", "a", "an"} | set(V.NEGATORS + V.INTENSIFIERS + V.DAMPENERS)
+                        or after in V.ASPECTS), " ".join(review)
+            elif word in V.SENTIMENT_VERBS:
                 assert review[i - 1] in {"i", "never", "rarely"} and review[i + 1] == "the"
             elif word in ("a", "an"):
                 assert (word == "an") == (review[i + 1][0] in "aeiou")
-            elif word in W.ASPECTS and i + 1 < len(review) and review[i + 1] in ("was", "were"):
-                assert (review[i + 1] == "were") == (word in W.PLURAL_ASPECTS)
+            elif word in V.ASPECTS and i + 1 < len(review) and review[i + 1] in ("was", "were"):
+                assert (review[i + 1] == "were") == (word in V.PLURAL_ASPECTS)
 
 
 def test_filler_words_carry_no_valence():
-    filler = W.ASPECTS + W.FILMS + W.PEOPLE + W.PLACES + W.TIMES + W.NUMBERS + W.GRAMMAR_WORDS
+    filler = V.ASPECTS + V.FILMS + V.PEOPLE + V.PLACES + V.TIMES + V.NUMBERS + V.GRAMMAR_WORDS
     assert [w for w in filler if w in LEXICON] == []
 
 
@@ -56,7 +57,7 @@ def test_review_lengths_and_prompts(smoke_preset):
     responses = [len(r) - smoke_preset.world.prompt_words for r in reviews]
     assert min(responses) >= 16 and max(responses) <= 48
     assert len(set(responses)) > 10  # a spread of lengths
-    vocabulary = set(W.generator_vocabulary(smoke_preset))
+    vocabulary = set(V.generator_vocabulary(smoke_preset))
     assert all(w in vocabulary for r in reviews for w in r)
 
 
@@ -80,7 +81,7 @@ def test_splits_have_disjoint_prompts(smoke_world, smoke_preset):
 
 def test_tokenizer_round_trip_one_token_per_word(smoke_preset, smoke_world, tmp_path):
     tokenizer = T.build_tokenizer(smoke_preset)
-    assert len(tokenizer) == len(W.generator_vocabulary(smoke_preset)) + 4
+    assert len(tokenizer) == len(V.generator_vocabulary(smoke_preset)) + 4
     for text in smoke_world.splits["test"]["demonstration"][:20]:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         assert len(ids) == len(text.split()) and tokenizer.unk_token_id not in ids
@@ -117,7 +118,7 @@ def test_imdb_loading_path_with_a_local_dataset(tmp_path):
 
 def test_sentiment_vocabulary_too_large_raises():
     with pytest.raises(ValueError, match="exceeds"):
-        W.sentiment_vocabulary(100000)
+        V.sentiment_vocabulary(100000)
 
 
 def test_the_reviews_own_opinion_sits_on_either_side_of_but(smoke_preset):

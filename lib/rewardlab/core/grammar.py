@@ -1,6 +1,6 @@
 """The review world's grammar as a reader knows it: which sentences are English here.
 
-The world generated its text (:class:`rewardlab.core.world.ReviewGenerator`), so it knows its
+The world generated its text (:class:`rewardlab.core.world.ReviewGenerator`, its words in :mod:`rewardlab.core.vocabulary`), so it knows its
 grammar. A reader accepts a little more than the generator writes: any two clauses joined by
 ``and`` or ``but``, not only the pairs the generator happens to draw. With ``A`` an adjective
 phrase ``[not|never|rarely] [intensifier|dampener] ADJ`` and ``ASP`` an aspect (``were`` after a
@@ -31,9 +31,10 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import product
 
-from rewardlab.core.world import (
+from rewardlab.core.vader import _vader
+from rewardlab.core.vocabulary import (
     ASPECTS, DAMPENERS, FILMS, GRAMMAR_WORDS, INTENSIFIERS, NOT_SENTIMENT, NUMBERS, PEOPLE, PLACES,
-    PLURAL_ASPECTS, SENTIMENT_VERBS, TIMES, _vader, is_adjective,
+    PLURAL_ASPECTS, SENTIMENT_VERBS, TIMES, is_adjective,
 )
 
 MODES = ("full", "suffix", "prefix", "infix")

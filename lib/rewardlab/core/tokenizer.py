@@ -8,15 +8,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from rewardlab.core import artifacts
 from rewardlab.core.config import Preset
-from rewardlab.core.world import (
-    BOS,
-    EOS,
-    PAD,
-    SPECIAL_TOKENS,
-    UNK,
-    generator_vocabulary,
-    world_fingerprint,
-)
+from rewardlab.core.vocabulary import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, generator_vocabulary
+from rewardlab.core.world import world_fingerprint
 
 
 def build_tokenizer(preset: Preset):

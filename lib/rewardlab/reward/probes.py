@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import datasets
 import numpy as np
 
-from rewardlab.core.world import DAMPENERS, INTENSIFIERS, NEGATORS, is_adjective
+from rewardlab.core.vocabulary import DAMPENERS, INTENSIFIERS, NEGATORS, is_adjective
 from rewardlab.reward.models import pair_rewards
 
 PHENOMENA = ("negation", "intensifier", "dampener", "contrast", "sentiment_word")
@@ -36,7 +36,7 @@ PROBE_PROMPT = "i thought the movie was"
 
 def adjectives(vocabulary: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
     """The (word, valence) entries of ``vocabulary`` that fill the world's adjective slots
-    (:func:`rewardlab.core.world.is_adjective`)."""
+    (:func:`rewardlab.core.vocabulary.is_adjective`)."""
     return [(word, valence) for word, valence in vocabulary if is_adjective(word)]
 
 
@@ -63,7 +63,7 @@ def probe_pairs(vocabulary: Sequence[tuple[str, float]], judge: Callable, n_per_
                 seed: int = 0, prompt: str = PROBE_PROMPT) -> datasets.Dataset:
     """``n_per_phenomenon`` gold-ordered pairs of each phenomenon in TRL's format, with a ``phenomenon`` column.
 
-    ``vocabulary`` is the world's (word, valence) list (:func:`rewardlab.core.world.sentiment_vocabulary`);
+    ``vocabulary`` is the world's (word, valence) list (:func:`rewardlab.core.vocabulary.sentiment_vocabulary`);
     ``judge(responses)`` returns gold scores. Raises ValueError when the vocabulary holds too few
     adjectives of either sign to build the pairs.
     """
