@@ -3,28 +3,28 @@ import json
 import numpy as np
 import pytest
 
-from rewardlab.shaping import bo
+from rewardlab.shaping import bo, bo_surrogate
 
 
 def test_stick_breaking_maps_the_box_onto_the_simplex_and_back():
     u = np.random.default_rng(0).random((500, 3))
-    w = bo.box_to_simplex(u)
+    w = bo_surrogate.box_to_simplex(u)
     assert w.shape == (500, 4) and np.all(w >= 0) and np.allclose(w.sum(axis=1), 1)
-    assert np.allclose(bo.simplex_to_box(w), u)
+    assert np.allclose(bo_surrogate.simplex_to_box(w), u)
     # the corners of the box reach the vertices: a single explainer, or pure sparse
-    assert np.allclose(bo.box_to_simplex([1, 0, 0]), [1, 0, 0, 0])
-    assert np.allclose(bo.box_to_simplex([0, 1, 0]), [0, 1, 0, 0])
-    assert np.allclose(bo.box_to_simplex([0, 0, 0]), [0, 0, 0, 1])
+    assert np.allclose(bo_surrogate.box_to_simplex([1, 0, 0]), [1, 0, 0, 0])
+    assert np.allclose(bo_surrogate.box_to_simplex([0, 1, 0]), [0, 1, 0, 0])
+    assert np.allclose(bo_surrogate.box_to_simplex([0, 0, 0]), [0, 0, 0, 1])
     # a uniform box gives a uniform simplex (Dirichlet(1,1,1,1)): every weight has mean 1/4, variance 3/80
-    w = bo.box_to_simplex(np.random.default_rng(1).random((20000, 3)))
+    w = bo_surrogate.box_to_simplex(np.random.default_rng(1).random((20000, 3)))
     assert np.allclose(w.mean(axis=0), 0.25, atol=0.01) and np.allclose(w.var(axis=0), 3 / 80, atol=0.004)
     with pytest.raises(ValueError, match="sum to 1"):
-        bo.simplex_to_box([0.5, 0.6, 0.0, 0.0])
+        bo_surrogate.simplex_to_box([0.5, 0.6, 0.0, 0.0])
 
 
 def _objective(spec):
     """A smooth function of the weights with its optimum inside the simplex, plus seeded noise."""
-    w = np.array([spec["weights"][k] for k in bo.WEIGHT_NAMES])
+    w = np.array([spec["weights"][k] for k in bo_surrogate.WEIGHT_NAMES])
     noise = np.random.default_rng(spec["seeds"]).normal(0, 0.01)
     return {"objective": float(-np.sum((w - [0.1, 0.5, 0.1, 0.3]) ** 2) + noise), "extra": spec["trial"]}
 
@@ -87,9 +87,9 @@ def test_common_random_numbers_and_the_posterior_mean_recommendation(tmp_path):
     trials = bo.run_study(tmp_path / "crn.jsonl", _objective, strategy="bo", budget=12, n_init=4, q=2,
                           inner_seeds=[7, 8], progress=False)
     assert all(t["seeds"] == [7, 8] for t in trials)
-    z, objective = bo.trial_points(trials), np.array([t["objective"] for t in trials])
-    w = bo.recommend(z, objective, seed=0, noise_free=True)
-    assert w == bo.recommend(z, objective, seed=0, noise_free=True)  # seeded: the same trials, the same recommendation
+    z, objective = bo_surrogate.trial_points(trials), np.array([t["objective"] for t in trials])
+    w = bo_surrogate.recommend(z, objective, seed=0, noise_free=True)
+    assert w == bo_surrogate.recommend(z, objective, seed=0, noise_free=True)  # seeded: the same trials, the same recommendation
     assert np.isclose(sum(w.values()), 1) and min(w.values()) >= 0
     best_trial = max(t["objective"] for t in trials)
     assert _objective({"weights": w, "seeds": [7, 8], "trial": 0})["objective"] >= best_trial - 0.02
@@ -151,7 +151,7 @@ def test_the_same_seed_gives_the_same_proposals_and_recommendation_whatever_ran_
     def study(name):
         trials = bo.run_study(tmp_path / f"{name}.jsonl", _objective, strategy="bo", budget=7, n_init=3, q=2, seed=5,
                               progress=False)
-        return trials, bo.recommend(bo.trial_points(trials), np.array([t["objective"] for t in trials]), seed=5)
+        return trials, bo_surrogate.recommend(bo_surrogate.trial_points(trials), np.array([t["objective"] for t in trials]), seed=5)
 
     first, first_pick = study("a")
     torch.manual_seed(123), torch.rand(1000), np.random.seed(7)  # other draws in between must not leak in
@@ -197,31 +197,31 @@ def test_proposals_do_not_depend_on_the_order_in_which_a_batch_finishes(tmp_path
 def _vertex_objective(spec):
     """Deterministic under common random numbers, best at the SHAP vertex: the case of the powered run, whose
     box GP proposed that vertex four times from four different box points (one PPO run, four trials)."""
-    w = np.array([spec["weights"][k] for k in bo.WEIGHT_NAMES])
+    w = np.array([spec["weights"][k] for k in bo_surrogate.WEIGHT_NAMES])
     return {"objective": float(w[0] - 0.3 * np.sum((w[1:] - [0.2, 0.1, 0.0]) ** 2))}
 
 
 def test_under_common_random_numbers_no_trial_repeats_a_finished_one(tmp_path):
     trials = bo.run_study(tmp_path / "v.jsonl", _vertex_objective, strategy="bo", budget=12, n_init=4, q=2,
                           inner_seeds=[0], progress=False)
-    weights = [np.array([t["weights"][k] for k in bo.WEIGHT_NAMES]) for t in trials]
+    weights = [np.array([t["weights"][k] for k in bo_surrogate.WEIGHT_NAMES]) for t in trials]
     for i, w in enumerate(weights):
-        assert bo.repeat_of(w, weights[:i]) is None, (i, w, bo.repeat_of(w, weights[:i]))
+        assert bo_surrogate.repeat_of(w, weights[:i]) is None, (i, w, bo_surrogate.repeat_of(w, weights[:i]))
     assert max(t["objective"] for t in trials) > 0.8  # and it still finds the vertex region
     # the GP's inputs are the simplex's free coordinates: two box points of one vertex are one input
-    assert np.allclose(bo.trial_points([{"weights": bo.weights_dict([1, 0.2, 0.9])},
-                                        {"weights": bo.weights_dict([1, 0.7, 0.1])}]), [[1, 0, 0], [1, 0, 0]])
+    assert np.allclose(bo_surrogate.trial_points([{"weights": bo_surrogate.weights_dict([1, 0.2, 0.9])},
+                                        {"weights": bo_surrogate.weights_dict([1, 0.7, 0.1])}]), [[1, 0, 0], [1, 0, 0]])
 
 
 def test_a_repeated_proposal_is_replaced_by_the_most_uncertain_point(monkeypatch):
-    z = bo.box_to_simplex(bo.sobol_points(5, 3, seed=1))[:, :-1]
+    z = bo_surrogate.box_to_simplex(bo_surrogate.sobol_points(5, 3, seed=1))[:, :-1]
     objective = np.arange(5, dtype=float)
     new = np.array([0.1, 0.1, 0.1])
-    monkeypatch.setattr(bo, "_maximise", lambda acquisition, dim, q: np.stack([z[2], new, new])[:q])
-    points, repeats = bo.propose_bo(z, objective, q=3, seed=0, noise_free=True)
+    monkeypatch.setattr(bo_surrogate, "_maximise", lambda acquisition, dim, q: np.stack([z[2], new, new])[:q])
+    points, repeats = bo_surrogate.propose_bo(z, objective, q=3, seed=0, noise_free=True)
     assert repeats == [2, None, -1]  # repeats finished trial 2; new; repeats an earlier proposal of its batch
     assert np.array_equal(points[1], new)
-    seen = [bo.to_weights(p) for p in z]
+    seen = [bo_surrogate.to_weights(p) for p in z]
     for k in (0, 2):
-        assert bo.repeat_of(bo.to_weights(points[k]), seen + [bo.to_weights(p) for p in points[:k]]) is None
+        assert bo_surrogate.repeat_of(bo_surrogate.to_weights(points[k]), seen + [bo_surrogate.to_weights(p) for p in points[:k]]) is None
     assert np.all(points >= 0) and np.all(points.sum(axis=1) <= 1 + 1e-9)
