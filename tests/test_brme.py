@@ -33,6 +33,23 @@ def test_heads_give_one_gaussian_per_head_with_positive_sigma(smoke_preset, smok
         B.BRME(backbone, n_heads=0)
 
 
+def test_stacked_heads_are_k_separate_mlps_with_the_same_draws():
+    torch.manual_seed(3)
+    heads = B.GaussianHeads(n_heads=3, width=6, hidden=4)
+    torch.manual_seed(3)
+    mlps = [torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.GELU(), torch.nn.Linear(4, 2)) for _ in range(3)]
+    features = torch.randn(5, 6)
+    mu, sigma = heads(features)
+    assert mu.shape == sigma.shape == (5, 3) and len(heads) == 3 and heads.hidden == 4
+    for k, mlp in enumerate(mlps):
+        assert torch.equal(heads.w1[k], mlp[0].weight.T) and torch.equal(heads.b2[k], mlp[2].bias)
+        m, s = mlp(features).unbind(-1)
+        assert torch.allclose(mu[:, k], m, atol=1e-6)
+        assert torch.allclose(sigma[:, k], torch.nn.functional.softplus(s) + B.SIGMA_FLOOR, atol=1e-6)
+    mu[:, 1].sum().backward()  # a head's output reads its own slice only
+    assert heads.w1.grad[1].abs().sum() > 0 and heads.w1.grad[[0, 2]].abs().sum() == 0
+
+
 def test_features_reproduce_the_stage1_score(smoke_policy, pairs, backbone):
     tokenizer = smoke_policy[1]
     brme = B.BRME(backbone, n_heads=2, hidden=8)
@@ -122,8 +139,8 @@ def test_standardised_heads_share_the_stage1_scale(backbone):
     mu, sigma = brme.heads_forward(features)
     assert torch.allclose(mu.mean(0), stage1.mean().expand(3), atol=1e-4)
     assert torch.allclose(mu.std(0), stage1.std().expand(3), atol=1e-4)
-    raw = [head(features) for head in brme.heads]
-    assert torch.allclose(sigma, torch.stack([s for _, s in raw], 1) * brme.head_scale, atol=1e-6)  # sigma in the same units
+    _, raw_sigma = brme.heads(features)
+    assert torch.allclose(sigma, raw_sigma * brme.head_scale, atol=1e-6)  # sigma in the same units
 
 
 def test_bootstrap_weights():
@@ -164,8 +181,7 @@ def test_a_noisy_head_learns_alone_from_its_flipped_labels(smoke_policy, pairs, 
     stage1, calibration = Tr.split_for_calibration(pairs, 0.3, seed=0)
     clean, _ = Tr.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0)
     noisy, _ = Tr.train_brme(preset, tokenizer, backbone, stage1, calibration, seed=0, noisy_heads=[0], label_flip=0.45)
-    same = lambda k: all(torch.equal(a, b) for a, b in zip(clean.heads[k].state_dict().values(),
-                                                           noisy.heads[k].state_dict().values()))
+    same = lambda k: all(torch.equal(a[k], b[k]) for a, b in zip(clean.heads.parameters(), noisy.heads.parameters()))
     assert same(1) and same(2) and not same(0)  # the heads' losses are separate: only head 0 saw flipped labels
     assert torch.equal(clean.head_scale[1:], noisy.head_scale[1:]) and not torch.equal(clean.head_scale, noisy.head_scale)
 

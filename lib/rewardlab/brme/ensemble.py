@@ -38,16 +38,40 @@ SIGMA_FLOOR = 1e-3
 LOSSES = ("preference", "reparameterised_mse")
 
 
-class GaussianHead(torch.nn.Module):
-    """h -> (mu, sigma): a one-hidden-layer MLP with a softplus standard deviation."""
+class GaussianHeads(torch.nn.Module):
+    """K one-hidden-layer MLPs h -> (m_k, softplus(s_k) + SIGMA_FLOOR), evaluated as one batched matmul per layer.
 
-    def __init__(self, width: int, hidden: int):
+    Head k is ``Linear(width, hidden) -> GELU -> Linear(hidden, 2)``; its weights are the k-th slices of
+    ``w1 [K, width, hidden]``, ``b1 [K, hidden]``, ``w2 [K, hidden, 2]``, ``b2 [K, 2]``. The heads are initialised
+    exactly as K ``torch.nn.Linear`` pairs created in order (the same draws as a ``ModuleList`` of MLPs), but one
+    ``bmm`` per layer replaces a Python loop over the heads: the loop was 4.1 of notebook 04's ~10 head-training
+    minutes at the powered sizes, its backward as much again (benchmarks/RESULTS.md). A head's outputs, and so its
+    gradients, depend on its own slice only.
+    """
+
+    def __init__(self, n_heads: int, width: int, hidden: int):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, 2))
+        layers = [(torch.nn.Linear(width, hidden), torch.nn.Linear(hidden, 2)) for _ in range(n_heads)]
+        stack = lambda tensors: torch.nn.Parameter(torch.stack([t.detach() for t in tensors]))
+        self.w1 = stack(first.weight.T for first, _ in layers)
+        self.b1 = stack(first.bias for first, _ in layers)
+        self.w2 = stack(second.weight.T for _, second in layers)
+        self.b2 = stack(second.bias for _, second in layers)
+
+    def __len__(self) -> int:
+        return self.w1.shape[0]
+
+    @property
+    def hidden(self) -> int:
+        return self.w1.shape[2]
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, raw = self.net(features).unbind(-1)
-        return mu, torch.nn.functional.softplus(raw) + SIGMA_FLOOR
+        """(m [B, K], sigma [B, K]) from features [B, width], before the per-head standardisation."""
+        x = features.unsqueeze(0).expand(len(self), *features.shape)
+        x = torch.nn.functional.gelu(torch.baddbmm(self.b1.unsqueeze(1), x, self.w1))
+        out = torch.baddbmm(self.b2.unsqueeze(1), x, self.w2)  # [K, B, 2]
+        mu, raw = out.unbind(-1)
+        return mu.T, torch.nn.functional.softplus(raw.T) + SIGMA_FLOOR
 
 
 class BRME(torch.nn.Module):
@@ -58,8 +82,7 @@ class BRME(torch.nn.Module):
         if n_heads < 1:
             raise ValueError(f"BRME needs at least one head, got n_heads={n_heads}")
         self.reward_model = reward_model.eval().requires_grad_(False)
-        width = reward_model.config.hidden_size
-        self.heads = torch.nn.ModuleList(GaussianHead(width, hidden) for _ in range(n_heads))
+        self.heads = GaussianHeads(n_heads, reward_model.config.hidden_size, hidden)
         self.register_buffer("head_scale", torch.ones(n_heads))  # a_k, b_k of the per-head standardisation
         self.register_buffer("head_shift", torch.zeros(n_heads))
 
@@ -74,8 +97,7 @@ class BRME(torch.nn.Module):
 
     def heads_forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu [B, K], sigma [B, K]) from backbone features, standardised per head."""
-        outputs = [head(features) for head in self.heads]
-        mu, sigma = torch.stack([m for m, _ in outputs], 1), torch.stack([s for _, s in outputs], 1)
+        mu, sigma = self.heads(features)
         return self.head_scale * mu + self.head_shift, self.head_scale * sigma
 
     def forward(self, input_ids, attention_mask):

@@ -148,18 +148,20 @@ def train_brme(preset: Preset, tokenizer, reward_model, train_dataset, calibrati
         total = 0.0
         for step, start in enumerate(range(0, len(f_c), batch)):
             rows = order[start: start + batch]
-            mu_c, sigma_c = brme.heads_forward(f_c[rows])
-            mu_r, sigma_r = brme.heads_forward(f_r[rows])
             if calibrate:
-                floor = torch.full_like(sigma_c, SIGMA_FLOOR)
-                mean_loss = brme_pair_losses(mu_c, floor, mu_r, floor, r1_c[rows], r1_r[rows], anchor, flip=flips[rows])
                 offset = (step * calibration_batch) % len(g_c)
                 cal = calibration_order[offset: offset + calibration_batch]
-                (m_c, s_c), (m_r, s_r) = brme.heads_forward(g_c[cal]), brme.heads_forward(g_r[cal])
+                mu, sigma = brme.heads_forward(torch.cat([f_c[rows], f_r[rows], g_c[cal], g_r[cal]]))  # one pass per step
+                sizes = [len(rows), len(rows), len(cal), len(cal)]
+                (mu_c, mu_r, m_c, m_r), (_, _, s_c, s_r) = mu.split(sizes), sigma.split(sizes)
+                floor = torch.full_like(mu_c, SIGMA_FLOOR)
+                mean_loss = brme_pair_losses(mu_c, floor, mu_r, floor, r1_c[rows], r1_r[rows], anchor, flip=flips[rows])
                 (m_c, m_r), (s_c, s_r) = oriented(calibration_flips[cal], m_c.detach(), m_r.detach()), oriented(calibration_flips[cal], s_c, s_r)
                 sigma_loss = gaussian_preference_nll(m_c, s_c, m_r, s_r)
                 batch_loss = _weighted(mean_loss, weights[rows]) + _weighted(sigma_loss, calibration_weights[cal])
             else:
+                mu, sigma = brme.heads_forward(torch.cat([f_c[rows], f_r[rows]]))
+                (mu_c, mu_r), (sigma_c, sigma_r) = mu.split(len(rows)), sigma.split(len(rows))
                 pair_losses = brme_pair_losses(mu_c, sigma_c, mu_r, sigma_r, r1_c[rows], r1_r[rows], anchor, loss,
                                                generator, flip=flips[rows])
                 batch_loss = _weighted(pair_losses, weights[rows])
@@ -182,8 +184,7 @@ def save_brme(brme: BRME, folder) -> None:
     brme.reward_model.save_pretrained(folder / "backbone")
     torch.save({**brme.heads.state_dict(), "head_scale": brme.head_scale.cpu(), "head_shift": brme.head_shift.cpu()},
                folder / "heads.pt")
-    hidden = brme.heads[0].net[0].out_features
-    (folder / "brme.json").write_text(json.dumps({"n_heads": len(brme.heads), "hidden": hidden}))
+    (folder / "brme.json").write_text(json.dumps({"n_heads": len(brme.heads), "hidden": brme.heads.hidden}))
 
 
 def from_folder(folder, device: str = "cpu") -> BRME:
