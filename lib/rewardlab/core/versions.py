@@ -7,7 +7,8 @@ committed run that was produced with an earlier world or reward model than the c
 
 WORLD_VERSION = 4  # the review generator (3: every word in a slot of its part of speech; 4: either side of "but")
 SFT_VERSION = 1  # SFT of the policy
-REWARD_MODEL_VERSION = 3  # the Bradley-Terry reward model (2: scaled data and model; 3: prompt-grouped batches, 2 epochs; issue 20)
+REWARD_MODEL_VERSION = 4  # the Bradley-Terry reward model (2: scaled data and model; 3: prompt-grouped batches, 2 epochs; issue 20;
+#   4: GELU by torch's fused kernel, reward.models.FUSED_GELU, issue 45)
 BRME_VERSION = 4  # the Bayesian reward-model ensemble (2: heads on prompt shards, no anchor, standardised per head; issue 23;
 #   3: sigma fitted on validation-prompt pairs over notebook 02's backbone, issue 25; 4: the heads as one batched
 #   module, GaussianHeads, with a new state dict, and one forward pass per step, issue 45)

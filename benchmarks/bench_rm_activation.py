@@ -1,0 +1,71 @@
+"""A reward-model training step with GPT-2's GELU as HF's "gelu_new" vs torch's fused "gelu_pytorch_tanh" (issue 45).
+
+Both are GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); "gelu_new" writes it as
+seven elementwise ops, each a tensor autograd keeps for the backward pass, torch's ``F.gelu(approximate="tanh")``
+is one kernel. The powered profile put 28% of the reward model's forward time on that line.
+
+The step: the tiny/powered preset's reward model (2 layers, width 128, 8 heads, 754-token vocabulary), forward
+and backward of a batch shaped like ``reward.models.batch_pair_rewards``'s (48 texts of up to 36 tokens, a
+third of them shorter and right-padded), the same initial weights for both contenders; ``--steps`` steps per
+repeat, the contenders alternating (A B A B). Quality column: the largest difference of the two models'
+rewards on the batch, in millionths (the same function up to float rounding).
+
+    .venv/bin/python benchmarks/bench_rm_activation.py [--repeats 5] [--steps 20] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import rewardlab  # noqa: F401  first: it pins torch's CPU kernels before torch loads (rewardlab.core.kernels)
+import torch
+from side_by_side import add_json_flag, run_side_by_side, summarise, write_json
+from transformers import GPT2Config, GPT2ForSequenceClassification
+
+
+def reward_model(activation: str):
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=754, n_positions=64, n_embd=128, n_layer=2, n_head=8, num_labels=1, pad_token_id=0,
+                        bos_token_id=2, eos_token_id=3, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        activation_function=activation)
+    config._attn_implementation = "eager"
+    return GPT2ForSequenceClassification(config)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(4, 754, (48, 36), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[::3, 24:] = 0
+    ids[mask == 0] = 0
+    models = {"fused": reward_model("gelu_pytorch_tanh"), "gelu_new": reward_model("gelu_new")}
+    with torch.no_grad():
+        rewards = {name: m(input_ids=ids, attention_mask=mask).logits for name, m in models.items()}
+    gap = float((rewards["fused"] - rewards["gelu_new"]).abs().max()) * 1e6  # in millionths
+
+    def contender(name: str):
+        model = models[name]
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+        def run(repeat: int):
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                optimizer.zero_grad()
+                model(input_ids=ids, attention_mask=mask).logits.pow(2).mean().backward()
+                optimizer.step()
+            return (time.perf_counter() - start) / args.steps * 1000, gap
+        return run
+
+    rows = run_side_by_side({"fused": contender("fused"), "gelu_new": contender("gelu_new")}, args.repeats,
+                            unit="ms/step", quality="max |reward difference| x 1e6", warmup=1)
+    return write_json(args.json, summarise(rows, unit="ms/step", quality="max |reward difference| x 1e6"))
+
+
+if __name__ == "__main__":
+    main()
