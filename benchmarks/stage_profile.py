@@ -30,7 +30,8 @@ from pathlib import Path
 
 # (stage, priority, patterns): a frame matches a pattern "function (path" by substring.
 STAGES = [
-    ("BO: Gaussian process", 90, ["fit_gp (", "propose_bo (", "recommend (", "shaping/bo.py"]),
+    # not shaping/bo.py: its run_study holds the PPO of trials run in-process
+    ("BO: Gaussian process", 90, ["fit_gp (", "propose_bo (", "recommend (", "shaping/bo_surrogate.py"]),
     ("attribution (SHAP, LIME, attention)", 85, ["shaping/attribution.py", "shaping/estimators.py",
                                                  "shaping/masking.py"]),
     ("BRME training", 82, ["train_brme (", "brme/training.py"]),
