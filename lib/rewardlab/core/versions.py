@@ -6,7 +6,7 @@ committed run that was produced with an earlier world or reward model than the c
 """
 
 WORLD_VERSION = 4  # the review generator (3: every word in a slot of its part of speech; 4: either side of "but")
-SFT_VERSION = 1  # SFT of the policy
+SFT_VERSION = 2  # SFT of the policy (2: GELU by torch's fused kernel and fused AdamW, issue 45)
 REWARD_MODEL_VERSION = 4  # the Bradley-Terry reward model (2: scaled data and model; 3: prompt-grouped batches, 2 epochs; issue 20;
 #   4: GELU by torch's fused kernel, reward.models.FUSED_GELU, issue 45)
 BRME_VERSION = 4  # the Bayesian reward-model ensemble (2: heads on prompt shards, no anchor, standardised per head; issue 23;

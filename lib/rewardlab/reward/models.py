@@ -33,17 +33,10 @@ from transformers import (
 
 from rewardlab.core import artifacts
 from rewardlab.core.config import Preset, resolve_device
-from rewardlab.core.policy import pad_right, set_seed
+from rewardlab.core.policy import FUSED_GELU, pad_right, set_seed
 from rewardlab.core.versions import REWARD_MODEL_VERSION
 from rewardlab.reward.batching import PromptGroupedBatches, batches_by_length, unique_texts
 from rewardlab.reward.preferences import check_preference_dataset
-
-
-# GPT-2's activation, GELU's tanh approximation, as torch's fused kernel ("gelu_pytorch_tanh") rather than the
-# config default "gelu_new", the same formula written as seven elementwise ops (each saved for the backward pass):
-# outputs equal to 1e-7, a training step 1.2x faster (benchmarks/bench_rm_step.py; issue 45: the activation was 28% of
-# the reward model's forward time in the powered profile)
-FUSED_GELU = {"activation_function": "gelu_pytorch_tanh"}
 
 
 def build_reward_model(preset: Preset, tokenizer, seed: int, backbone=None):
