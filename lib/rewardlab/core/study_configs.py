@@ -58,10 +58,7 @@ class ShapingConfig:
     ppo: PPOConfig = stage(lambda: PPOConfig(steps=25, batch_size=32, minibatch_size=8))
     shap_max_evals: int = positive(64)  # per-response SHAP budget inside PPO (attribution runs every step)
     lime_num_samples: int = positive(48)  # agrees 0.933 with converged LIME (benchmarks/RESULTS.md)
-    # attribution.attribute's estimator in PPO: first-position agrees 0.973 with converged SHAP on PPO's responses
-    # (first-last 0.987) at T + 2 evaluations instead of 2T + 2; a SHAP-shaped step costs 1.07x a sparse one
-    # against first-last's 1.46x (benchmarks/RESULTS.md; issue 45)
-    shap_estimator: str = choice("first-position", SHAP_ESTIMATORS)
+    shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)  # attribution.attribute's estimator in PPO
     replicates: int = positive(5)  # notebook 07: (PPO seed, reward-model seed) replicates of every arm
     eval_every: int = positive(5)  # held-out evaluation of every run every this many steps (and at the last)
     eval_prompts: int = positive(128)  # ... on the first this many held-out prompts (the final evaluation: all)
@@ -76,7 +73,7 @@ class BOConfig:
     q: int = positive(2)  # proposals per round, evaluated at once
     shap_max_evals: int = positive(64)
     lime_num_samples: int = positive(64)
-    shap_estimator: str = choice("first-position", SHAP_ESTIMATORS)  # as ShapingConfig's
+    shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)
     inner_seeds: int = positive(2)  # PPO runs per trial, the same seeds for every trial (common random numbers)
     confirm_seeds: int = positive(5)  # fresh seeds of the confirmation runs (10 in issue 22)
 
