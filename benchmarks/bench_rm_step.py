@@ -12,7 +12,7 @@ third of them shorter and right-padded), the same initial weights for both conte
 repeat, the contenders alternating (A B A B). Quality column: the largest difference of the two models'
 rewards on the batch, in millionths (the same function up to float rounding).
 
-    .venv/bin/python benchmarks/bench_rm_step.py [--repeats 5] [--steps 20] [--only-activation] [--json PATH]
+    .venv/bin/python benchmarks/bench_rm_step.py [--repeats 5] [--steps 20] [--only-activation] [--threads N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--only-activation", action="store_true", help="the default AdamW for both contenders")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, the cores)")
     add_json_flag(parser)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(4, 754, (48, 36), generator=generator)
     mask = torch.ones_like(ids)
