@@ -22,7 +22,8 @@ per budget:
 Seconds are per response, wall clock of the whole batch, one repeat after an untimed warm-up.
 
     .venv/bin/python benchmarks/bench_attribution.py [--responses 64] [--budgets 24,32,48,64,96,128]
-        [--reference-evals 4096] [--json PATH]
+        [--reference-evals 4096] [--contenders first-last,first-position] [--preset tiny]
+        [--containing not,never,rarely,but] [--json PATH]
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--budgets", default="24,32,48,64,96,128")
     parser.add_argument("--reference-evals", type=int, default=4096)
     parser.add_argument("--contenders", default=None, help="comma-separated subset of the contenders (default: all)")
+    parser.add_argument("--preset", default="tiny", help="the preset whose SFT policy and reward model are explained")
+    parser.add_argument("--containing", default=None,
+                        help="comma-separated words: keep only responses holding one of them (e.g. not,never,rarely,but: "
+                             "where first-position and Shapley split an interaction differently), drawn on up to 50x "
+                             "--responses validation prompts")
     add_json_flag(parser)
     args = parser.parse_args(argv)
 
@@ -52,12 +58,22 @@ def main(argv: list[str] | None = None) -> dict:
     from rewardlab.shaping.masking import MaskedReward, encode_examples
     from rewardlab.stack import load_stack
 
-    preset = load_preset("tiny", **BENCH_PPO)
+    preset = load_preset(args.preset, **BENCH_PPO)
     stack = load_stack(preset, progress=False)
     model, tokenizer = stack.reward_model(), stack.tokenizer
     torch.manual_seed(0)
-    prompts = list(stack.eval_prompts[: args.responses])
-    responses = sample_rollout(stack.policy, tokenizer, prompts, preset.shaping.ppo.max_new_tokens).responses
+    if args.containing:
+        words = set(args.containing.split(","))
+        pool = list(dict.fromkeys(stack.world.splits["validation"]["prompt"]))[: 50 * args.responses]
+        drawn = sample_rollout(stack.policy, tokenizer, pool, preset.shaping.ppo.max_new_tokens).responses
+        kept = [(p, r) for p, r in zip(pool, drawn) if words & set(r.replace(",", " ").replace(".", " ").split())]
+        kept = kept[: args.responses]
+        if not kept:
+            raise SystemExit(f"no response among {len(pool)} contains any of {sorted(words)}")
+        prompts, responses = [p for p, _ in kept], [r for _, r in kept]
+    else:
+        prompts = list(stack.eval_prompts[: args.responses])
+        responses = sample_rollout(stack.policy, tokenizer, prompts, preset.shaping.ppo.max_new_tokens).responses
     examples = encode_examples(model, tokenizer, prompts, responses)
     lengths = [len(e.response_ids) for e in examples]
     print(f"{len(responses)} responses, {np.mean(lengths):.1f} tokens on average (max {max(lengths)})", flush=True)
@@ -102,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(row)
             print(f"{name:24s} budget {budget:4d}: {row['evals']:6.1f} evals/response, agreement {agreement:.3f}, "
                   f"{seconds * 1e3:.1f} ms/response", flush=True)
-    settings = {"responses": len(responses), "mean_tokens": float(np.mean(lengths)), "budgets": budgets,
+    settings = {"preset": args.preset, "containing": args.containing, "responses": len(responses), "mean_tokens": float(np.mean(lengths)), "budgets": budgets,
                 "reference_evals": args.reference_evals, "shap_vs_lime_converged": float(cross)}
     return write_json(args.json, {"bench": "attribution", "settings": settings, "rows": rows})
 
