@@ -241,3 +241,15 @@ def test_gold_residuals_and_reliability():
     from rewardlab.reward.calibration import log_loss  # the cross-entropy against gold probabilities, one home
 
     assert log_loss([0.5], [1.0]) == pytest.approx(math.log(2))
+
+
+def test_pair_features_are_read_once_per_backbone_and_pairs(smoke_policy, pairs, backbone, monkeypatch):
+    tokenizer, calls = smoke_policy[1], []
+    original = Tr._features_of
+    monkeypatch.setattr(Tr, "_features_of", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(Tr, "_FEATURES", Tr.OrderedDict())
+    first = Tr._pair_features(B.BRME(backbone, n_heads=2, hidden=8), tokenizer, pairs, batch_size=16)
+    again = Tr._pair_features(B.BRME(backbone, n_heads=3, hidden=4), tokenizer, pairs, batch_size=16)  # same backbone
+    assert len(calls) == 1 and all(torch.equal(a, b) for a, b in zip(first, again))
+    Tr._pair_features(B.BRME(backbone, n_heads=2, hidden=8), tokenizer, pairs.select(range(5)), batch_size=16)
+    assert len(calls) == 2  # other pairs: read again

@@ -42,6 +42,7 @@ notebook's comparison).
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -84,11 +85,25 @@ def split_for_calibration(dataset, fraction: float, seed: int):
     return dataset.select(np.flatnonzero(~is_calibration)), dataset.select(np.flatnonzero(is_calibration))
 
 
+_FEATURES: OrderedDict = OrderedDict()  # (backbone state, pairs, batch size) -> features, the last FEATURES_KEPT
+FEATURES_KEPT = 4
+
+
 def _pair_features(brme: BRME, tokenizer, dataset, batch_size: int):
-    """(h(chosen), h(rejected), r_1(chosen), r_1(rejected)) per pair; each distinct text goes through the backbone once."""
-    texts, chosen, rejected = unique_texts(dataset["prompt"], dataset["chosen"], dataset["rejected"])
-    feats, r1 = _features_of(brme, tokenizer, [p for p, _ in texts], [r for _, r in texts], batch_size)
-    chosen, rejected = torch.as_tensor(chosen), torch.as_tensor(rejected)
+    """(h(chosen), h(rejected), r_1(chosen), r_1(rejected)) per pair; each distinct text goes through the backbone once.
+
+    The frozen backbone's features are a function of its weights, the pairs and the batch size alone, so they are
+    kept for the last ``FEATURES_KEPT`` such keys in this process: the BRMEs of one backbone (clean, noisy heads,
+    the reparameterised MSE) read them once (issue 45)."""
+    key = (state_fingerprint(brme.reward_model), dataset_fingerprint(dataset), batch_size)
+    if key not in _FEATURES:
+        texts, chosen, rejected = unique_texts(dataset["prompt"], dataset["chosen"], dataset["rejected"])
+        feats, r1 = _features_of(brme, tokenizer, [p for p, _ in texts], [r for _, r in texts], batch_size)
+        _FEATURES[key] = (feats, r1, torch.as_tensor(chosen), torch.as_tensor(rejected))
+        while len(_FEATURES) > FEATURES_KEPT:
+            _FEATURES.popitem(last=False)
+    _FEATURES.move_to_end(key)
+    feats, r1, chosen, rejected = _FEATURES[key]
     return feats[chosen], feats[rejected], r1[chosen], r1[rejected]
 
 
