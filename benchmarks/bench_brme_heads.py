@@ -97,7 +97,9 @@ def main(argv=None) -> dict:
     for (_, batched_loss), (_, loop_loss) in zip(rows["batched"], rows["loop"]):  # same draws, same arithmetic
         if abs(batched_loss - loop_loss) > 1e-4 * abs(loop_loss):
             raise AssertionError(f"the contenders' losses differ: {batched_loss} vs {loop_loss}")
-    return write_json(args.json, summarise(rows, unit="s/epoch", quality="mean loss"))
+    settings = {"repeats": args.repeats, "pairs": n, "calibration_pairs": m, "width": WIDTH, "heads": K,
+                "hidden": HIDDEN, "batch": BATCH, "threads": torch.get_num_threads()}
+    return write_json(args.json, {**summarise(rows, unit="s/epoch", quality="mean loss"), "settings": settings})
 
 if __name__ == "__main__":
     main()

@@ -70,8 +70,11 @@ def main(argv=None) -> dict:
         return run
 
     rows = run_side_by_side({"current": contender("current"), "before": contender("before")}, args.repeats,
-                            unit="ms/step", quality="max |reward difference| x 1e6", warmup=1)
-    return write_json(args.json, summarise(rows, unit="ms/step", quality="max |reward difference| x 1e6"))
+                            unit="ms/step", quality="max reward difference x 1e6", warmup=1)
+    settings = {"repeats": args.repeats, "steps": args.steps, "texts": ids.shape[0], "tokens": ids.shape[1],
+                "only_activation": args.only_activation, "threads": torch.get_num_threads()}
+    return write_json(args.json, {**summarise(rows, unit="ms/step", quality="max reward difference x 1e6"),
+                                  "settings": settings})
 
 
 if __name__ == "__main__":

@@ -241,6 +241,36 @@ def section_ppo_any_lm(r: dict) -> list[str]:
     ]
 
 
+def section_brme_heads(r: dict) -> list[str]:
+    s = r["settings"]
+    return [
+        f"One epoch of BRME's calibrated head training (`brme.training.train_brme`'s loop) on random features of the "
+        f"powered tier's shapes: {s['pairs']:,} training and {s['calibration_pairs']:,} calibration pairs, width "
+        f"{s['width']}, {s['heads']} heads of {s['hidden']} hidden units, {s['batch']} pairs a step. `batched`: "
+        "`GaussianHeads` (one `baddbmm` per layer), one forward pass a step; `loop`: the former `ModuleList` of MLPs "
+        "called one by one, four times a step. Same initial draws; the losses agree to 1e-4 (checked). Seconds per "
+        f"epoch: lower is better. {s['repeats']} repeat(s) alternating, {s['threads']} torch thread(s).",
+        "",
+        *comparison_table(r, {"batched": "batched heads (`GaussianHeads`)", "loop": "loop over the heads"}, "below"),
+    ]
+
+
+def section_rm_step(r: dict) -> list[str]:
+    s = r["settings"]
+    what = "GELU alone (default AdamW on both sides)" if s["only_activation"] else "GELU and AdamW"
+    return [
+        f"A training step (forward, backward, AdamW) of the tiny and powered presets' reward model (2 layers, 128 "
+        f"wide, 8 heads) on {s['texts']} texts of up to {s['tokens']} tokens, {s['steps']} steps per repeat. "
+        f"`current`: torch's fused GELU (`core.policy.FUSED_GELU`) and `AdamW(fused=True)`; `before`: HF's `gelu_new` "
+        f"(seven elementwise ops) and the per-tensor AdamW; compared: {what}. Quality: the largest difference of "
+        "the two models' rewards, in millionths. Milliseconds per step: lower is better. "
+        f"{s['repeats']} repeat(s) alternating after a warm-up, {s['threads']} torch thread(s).",
+        "",
+        *comparison_table(r, {"current": "current (fused GELU, fused AdamW)", "before": "before (gelu_new, AdamW)"},
+                          "below"),
+    ]
+
+
 SECTIONS = {"reward_model": section_reward_model, "shap": section_shap, "ppo": section_ppo, "grid": section_grid,
             "profile": section_profile, "attribution": section_attribution, "ppo_any_lm": section_ppo_any_lm,
-            "sft": section_sft}
+            "sft": section_sft, "brme_heads": section_brme_heads, "rm_step": section_rm_step}

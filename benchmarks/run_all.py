@@ -67,6 +67,12 @@ BENCHES = {
     "sft": ("bench_sft.py", "SFT of the tiny policy: rewardlab vs `transformers.Trainer`",
             ["--repeats", "3"],
             ["--repeats", "1", "--steps", "10"]),
+    "brme_heads": ("bench_brme_heads.py", "BRME heads: one batched module vs a Python loop over the heads",
+                   ["--repeats", "3"],
+                   ["--repeats", "1", "--pairs", "4000"]),
+    "rm_step": ("bench_rm_step.py", "A reward-model training step: fused GELU and AdamW vs before",
+                ["--repeats", "5", "--steps", "20"],
+                ["--repeats", "1", "--steps", "2"]),
 }
 PACKAGES = ["torch", "transformers", "trl", "accelerate", "shap", "datasets"]
 
