@@ -75,3 +75,12 @@ def test_atomic_write_text_leaves_no_temporary_file(tmp_path):
     path = artifacts.atomic_write_text(tmp_path / "x" / "metrics.json", json.dumps({"a": 1}))
     assert json.loads(path.read_text()) == {"a": 1}
     assert os.listdir(path.parent) == ["metrics.json"]
+
+
+def test_the_checkout_is_found_from_any_working_directory(monkeypatch, tmp_path):
+    """A bench run from benchmarks/ caches into the checkout's artifacts/, not into benchmarks/artifacts/."""
+    from rewardlab.core.artifacts import repo_root
+
+    monkeypatch.delenv("REWARDLAB_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert (repo_root() / "pyproject.toml").exists() and (repo_root() / "lib" / "rewardlab").is_dir()

@@ -25,7 +25,7 @@ from typing import Callable
 
 from accelerate.state import PartialState
 
-from rewardlab.core.kernels import cpu_capability
+from rewardlab.core.kernels import cpu_capability, cpu_threads
 
 MANIFEST = "MANIFEST.json"
 
@@ -34,7 +34,7 @@ def repo_root() -> Path:
     """The checkout this package is installed from (editable install), else the working directory."""
     if os.environ.get("REWARDLAB_ROOT"):
         return Path(os.environ["REWARDLAB_ROOT"]).resolve()
-    here = Path(__file__).resolve().parents[2]
+    here = Path(__file__).resolve().parents[3]  # lib/rewardlab/core/artifacts.py -> the checkout
     return here if (here / "pyproject.toml").exists() else Path.cwd()
 
 
@@ -107,9 +107,10 @@ def verify(directory: Path) -> str | None:
 
 
 def entry_key(config: dict, version: int) -> str:
-    """The cache key: a hash of the config, the version and the CPU kernels in use (artifacts built with other
-    kernels hold other numbers: :mod:`rewardlab.core.kernels`)."""
-    blob = json.dumps({"config": config, "version": version, "kernels": cpu_capability()}, sort_keys=True, default=str)
+    """The cache key: a hash of the config, the version, the CPU kernels and the thread count in use (artifacts
+    built with other kernels or another thread count hold other numbers: :mod:`rewardlab.core.kernels`)."""
+    blob = json.dumps({"config": config, "version": version, "kernels": cpu_capability(), "threads": cpu_threads()},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
