@@ -13,6 +13,8 @@ import os
 import statistics
 from typing import Callable, Iterable
 
+import rewardlab  # noqa: F401  every bench imports this module first: rewardlab pins torch's CPU kernels before torch loads
+
 
 # The PPO workload every PPO bench measures (issue 21's: 64 responses, 16-response minibatches, LIME at 64
 # samples), pinned here so that a change to the study presets does not change what the benches time.
