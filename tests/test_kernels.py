@@ -29,7 +29,21 @@ def test_pinning_only_fills_what_is_unset_and_warns_when_torch_came_first(monkey
     kernels.pin_cpu_kernels(dict(kernels.PINNED))  # all set by the caller: nothing to warn about
 
 
-def test_the_kernels_enter_the_cache_key(monkeypatch):
+def test_the_kernels_and_the_thread_count_enter_the_cache_key(monkeypatch):
     key = artifacts.entry_key({"a": 1}, 1)
     monkeypatch.setattr(artifacts, "cpu_capability", lambda: "AVX512")
     assert artifacts.entry_key({"a": 1}, 1) != key
+    monkeypatch.setattr(artifacts, "cpu_capability", lambda: "AVX2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "16")
+    assert artifacts.entry_key({"a": 1}, 1) != key
+
+
+def test_import_rewardlab_pins_two_torch_threads_whatever_the_cores_and_an_explicit_count_wins():
+    code = "import rewardlab, torch; from rewardlab.core.kernels import cpu_threads; print(torch.get_num_threads(), cpu_threads())"
+    clean = {k: v for k, v in __import__("os").environ.items() if k not in kernels.PINNED}
+
+    def threads(env: dict) -> list[str]:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**clean, **env},
+                              check=True, timeout=120).stdout.split()
+    assert threads({}) == ["2", "2"]
+    assert threads({"OMP_NUM_THREADS": "1"}) == ["1", "1"]

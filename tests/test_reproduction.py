@@ -7,7 +7,7 @@ from rewardlab.reporting.reproduction import (committed, compare_runs, leaves, r
                                               verdict_changes)
 
 RUN = {"preset": "tiny", "smoke": False, "commit": "aaa", "library_hash": "h", "notebook_hash": "n",
-       "versions": {"world": 3}, "cpu_kernels": "AVX2",
+       "versions": {"world": 3}, "cpu_kernels": "AVX2", "cpu_threads": "2",
        "metrics": {"gold": 0.25, "by_seed": [0.1, 0.2, float("nan")], "table": {"a": {"b": 1}}, "label": "x",
                    "train_seconds": 12.0, "minutes": 3.0, "seconds_by_seed": [1.0, 2.0]}}
 
@@ -22,7 +22,7 @@ def test_an_identical_run_reproduces_every_metric_and_timings_are_left_out():
 
 
 def test_differences_are_counted_and_sized_and_their_provenance_named():
-    moved = {**RUN, "library_hash": "other", "commit": "bbb", "versions": {"world": 4},
+    moved = {**RUN, "library_hash": "other", "commit": "bbb", "versions": {"world": 4}, "cpu_threads": "16",
              "metrics": {**RUN["metrics"], "gold": 0.75, "by_seed": [0.1, 0.2, 0.3], "label": "y", "new": 1}}
     del moved["metrics"]["table"]
     comparison = compare_runs("01", RUN, moved)
@@ -30,6 +30,7 @@ def test_differences_are_counted_and_sized_and_their_provenance_named():
     assert comparison.only_reference == ["table/a/b"] and comparison.only_run == ["new"]
     assert comparison.largest(1) == ["`gold` 0.25 → 0.75"]  # NaN → 0.3 has no size: listed after the numbers
     assert "library code differs (commit aaa → bbb)" in comparison.provenance and "world 3 → 4" in comparison.provenance
+    assert "torch threads 2 → 16" in comparison.provenance
 
 
 def test_no_reference_is_said_not_guessed(tmp_path):

@@ -10,6 +10,13 @@ batch's trials in the order the workers finished them; :mod:`rewardlab.shaping.b
 order.) The pin has a price on AVX-512 machines: notebook 10 took 27.8 minutes pinned against 18.0, and a
 reward model's epoch over 64,000 pairs 163-174 s.
 
+The thread count is pinned too (``OMP_NUM_THREADS=2``, the 2-core reference machine's default). A matrix
+product split over another number of threads adds its partial sums in another order: measured here, 30
+reward-model training steps at one thread and at two ended with weights 2.6e-5 apart, so a 16-core machine
+running 16 threads would not reproduce a 2-core machine's numbers even with the same kernels. PPO's forked
+workers set their own count (one thread each, :func:`rewardlab.rl.runs.torch_threads`), which is fixed by the
+preset, not by the machine.
+
 ``import rewardlab`` sets them with ``setdefault``, so a value already in the environment wins: for example
 ``ATEN_CPU_CAPABILITY=avx512`` for speed, at the price of numbers that only the same kind of machine
 reproduces. The capability in effect is recorded with every run (:mod:`rewardlab.core.provenance`) and
@@ -25,7 +32,7 @@ import warnings
 from typing import MutableMapping
 
 PINNED = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-          "ONEDNN_MAX_CPU_ISA": "AVX2"}
+          "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "2"}
 
 
 def pin_cpu_kernels(environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
@@ -43,3 +50,11 @@ def cpu_capability() -> str:
     import torch
 
     return str(torch.backends.cpu.get_cpu_capability())
+
+
+def cpu_threads(environ: MutableMapping[str, str] = os.environ) -> str:
+    """The torch thread count the run was started with (``OMP_NUM_THREADS``; the machine's cores where unset).
+
+    Read from the environment, not from ``torch.get_num_threads()``, so that a forked one-thread PPO worker
+    names the same count as the process that forked it."""
+    return environ.get("OMP_NUM_THREADS") or str(os.cpu_count())
