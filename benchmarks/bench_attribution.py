@@ -23,7 +23,11 @@ Seconds are per response, wall clock of the whole batch, one repeat after an unt
 
     .venv/bin/python benchmarks/bench_attribution.py [--responses 64] [--budgets 24,32,48,64,96,128]
         [--reference-evals 4096] [--contenders first-last,first-position] [--preset tiny]
-        [--containing not,never,rarely,but] [--json PATH]
+        [--containing not,never,rarely,but [--also-unfiltered]] [--json PATH]
+
+With ``--containing``, the responses are those (of SFT samples on validation prompts) that hold one of the words;
+``--also-unfiltered`` measures PPO's held-out responses as well, so both sets come from one process and one
+reward model (rows carry a ``responses`` label).
 """
 
 from __future__ import annotations
@@ -34,48 +38,16 @@ import time
 from side_by_side import BENCH_PPO, add_json_flag, write_json
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--responses", type=int, default=64)
-    parser.add_argument("--budgets", default="24,32,48,64,96,128")
-    parser.add_argument("--reference-evals", type=int, default=4096)
-    parser.add_argument("--contenders", default=None, help="comma-separated subset of the contenders (default: all)")
-    parser.add_argument("--preset", default="tiny", help="the preset whose SFT policy and reward model are explained")
-    parser.add_argument("--containing", default=None,
-                        help="comma-separated words: keep only responses holding one of them (e.g. not,never,rarely,but: "
-                             "where first-position and Shapley split an interaction differently), drawn on up to 50x "
-                             "--responses validation prompts")
-    add_json_flag(parser)
-    args = parser.parse_args(argv)
-
+def measure(args, model, tokenizer, prompts: list[str], responses: list[str]) -> tuple[list[dict], float]:
+    """Every contender at every budget on these responses, against the converged references: (rows, the
+    converged SHAP-LIME agreement or NaN)."""
     import numpy as np
-    import torch
 
-    from rewardlab.core.presets import load_preset
-    from rewardlab.rl.rollouts import sample_rollout
     from rewardlab.shaping import estimators
     from rewardlab.shaping.attribution import attribute
     from rewardlab.shaping.masking import MaskedReward, encode_examples
-    from rewardlab.stack import load_stack
 
-    preset = load_preset(args.preset, **BENCH_PPO)
-    stack = load_stack(preset, progress=False)
-    model, tokenizer = stack.reward_model(), stack.tokenizer
-    torch.manual_seed(0)
-    if args.containing:
-        words = set(args.containing.split(","))
-        pool = list(dict.fromkeys(stack.world.splits["validation"]["prompt"]))[: 50 * args.responses]
-        drawn = sample_rollout(stack.policy, tokenizer, pool, preset.shaping.ppo.max_new_tokens).responses
-        kept = [(p, r) for p, r in zip(pool, drawn) if words & set(r.replace(",", " ").replace(".", " ").split())]
-        kept = kept[: args.responses]
-        if not kept:
-            raise SystemExit(f"no response among {len(pool)} contains any of {sorted(words)}")
-        prompts, responses = [p for p, _ in kept], [r for _, r in kept]
-    else:
-        prompts = list(stack.eval_prompts[: args.responses])
-        responses = sample_rollout(stack.policy, tokenizer, prompts, preset.shaping.ppo.max_new_tokens).responses
-    examples = encode_examples(model, tokenizer, prompts, responses)
-    lengths = [len(e.response_ids) for e in examples]
+    lengths = [len(e.response_ids) for e in encode_examples(model, tokenizer, prompts, responses)]
     print(f"{len(responses)} responses, {np.mean(lengths):.1f} tokens on average (max {max(lengths)})", flush=True)
 
     def batched(estimator):
@@ -104,7 +76,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     cross = float("nan")
     if len(references) == 2:
-        cross = np.mean([np.corrcoef(a.scores, b.scores)[0, 1] for a, b in zip(references["shap"], references["lime"])])
+        cross = float(np.mean([np.corrcoef(a.scores, b.scores)[0, 1]
+                               for a, b in zip(references["shap"], references["lime"])]))
         print(f"converged SHAP vs converged LIME: {cross:.3f}", flush=True)
     rows = []
     budgets = [int(b) for b in args.budgets.split(",")]
@@ -123,8 +96,60 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(row)
             print(f"{name:24s} budget {budget:4d}: {row['evals']:6.1f} evals/response, agreement {agreement:.3f}, "
                   f"{seconds * 1e3:.1f} ms/response", flush=True)
-    settings = {"preset": args.preset, "containing": args.containing, "responses": len(responses), "mean_tokens": float(np.mean(lengths)), "budgets": budgets,
-                "reference_evals": args.reference_evals, "shap_vs_lime_converged": float(cross)}
+    return rows, cross
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--responses", type=int, default=64)
+    parser.add_argument("--budgets", default="24,32,48,64,96,128")
+    parser.add_argument("--reference-evals", type=int, default=4096)
+    parser.add_argument("--contenders", default=None, help="comma-separated subset of the contenders (default: all)")
+    parser.add_argument("--preset", default="tiny", help="the preset whose SFT policy and reward model are explained")
+    parser.add_argument("--containing", default=None,
+                        help="comma-separated words: keep only responses holding one of them (e.g. not,never,rarely,but: "
+                             "where first-position and Shapley split an interaction differently), drawn on up to 50x "
+                             "--responses validation prompts")
+    parser.add_argument("--also-unfiltered", action="store_true",
+                        help="with --containing: measure PPO's held-out responses too, in the same process")
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    from rewardlab.core.presets import load_preset
+    from rewardlab.rl.rollouts import sample_rollout
+    from rewardlab.shaping.masking import encode_examples
+    from rewardlab.stack import load_stack
+
+    preset = load_preset(args.preset, **BENCH_PPO)
+    stack = load_stack(preset, progress=False)
+    model, tokenizer = stack.reward_model(), stack.tokenizer
+    torch.manual_seed(0)
+    response_sets = {}  # label -> (prompts, responses)
+    if args.containing:
+        words = set(args.containing.split(","))
+        pool = list(dict.fromkeys(stack.world.splits["validation"]["prompt"]))[: 50 * args.responses]
+        drawn = sample_rollout(stack.policy, tokenizer, pool, preset.shaping.ppo.max_new_tokens).responses
+        kept = [(p, r) for p, r in zip(pool, drawn) if words & set(r.replace(",", " ").replace(".", " ").split())]
+        kept = kept[: args.responses]
+        if not kept:
+            raise SystemExit(f"no response among {len(pool)} contains any of {sorted(words)}")
+        response_sets[f"holding {', '.join(sorted(words))}"] = ([p for p, _ in kept], [r for _, r in kept])
+    if not args.containing or args.also_unfiltered:
+        prompts = list(stack.eval_prompts[: args.responses])
+        response_sets["held-out prompts"] = (
+            prompts, sample_rollout(stack.policy, tokenizer, prompts, preset.shaping.ppo.max_new_tokens).responses)
+
+    rows, settings = [], {"preset": args.preset, "containing": args.containing,
+                          "budgets": [int(b) for b in args.budgets.split(",")], "reference_evals": args.reference_evals}
+    for label, (prompts, responses) in response_sets.items():
+        found, cross = measure(args, model, tokenizer, prompts, responses)
+        lengths = [len(e.response_ids) for e in encode_examples(model, tokenizer, prompts, responses)]
+        rows += [{"responses": label, **row} for row in found]
+        settings.update(responses=len(responses), mean_tokens=float(np.mean(lengths)), shap_vs_lime_converged=cross)
+        settings[f"responses ({label})"] = f"{len(responses)}, {np.mean(lengths):.1f} tokens on average"
     return write_json(args.json, {"bench": "attribution", "settings": settings, "rows": rows})
 
 

@@ -190,17 +190,24 @@ def section_profile(r: dict) -> list[str]:
 
 def section_attribution(r: dict) -> list[str]:
     s = r["settings"]
-    rows = [[row["contender"], str(row["budget"]), f"{row['evals']:.1f}", f"{row['agreement']:.3f}",
-             f"{row['seconds_per_response'] * 1e3:.1f}"] for row in r["rows"]]
+    by_set = any("responses" in row for row in r["rows"])  # the negation bench: two response sets
+    rows = [[*([row["responses"]] if by_set else []), row["contender"], str(row["budget"]), f"{row['evals']:.1f}",
+             f"{row['agreement']:.3f}", f"{row['seconds_per_response'] * 1e3:.1f}"] for row in r["rows"]]
+    drawn = (f"SFT responses on validation prompts that hold one of the words {s['containing']} (where a negator or "
+             "'but' makes credit an interaction of words), and SFT responses on PPO's held-out prompts, each set "
+             "sampled as PPO samples them" if by_set else
+             f"{s['responses']} SFT responses sampled as PPO samples them ({s['mean_tokens']:.1f} tokens on average)")
     return [
-        f"The tiny preset's reward model (seed 0), {s['responses']} SFT responses sampled as PPO samples them "
-        f"({s['mean_tokens']:.1f} tokens on average). Agreement: mean per-response Pearson correlation with the "
+        f"The {s.get('preset', 'tiny')} preset's reward model (seed 0), {drawn}. Agreement: mean per-response Pearson "
+        "correlation with the "
         f"same estimand at {s['reference_evals']:,} evaluations and another seed (SHAP: shap's permutation "
-        f"explainer; LIME: `LimeBase`'s fit). Converged SHAP and converged LIME agree "
-        f"{s['shap_vs_lime_converged']:.3f} with each other here. Milliseconds per response: the whole batch's wall "
-        "time / responses.",
+        "explainer; LIME: `LimeBase`'s fit). " + ("" if s["shap_vs_lime_converged"] != s["shap_vs_lime_converged"]
+                                                   else f"Converged SHAP and converged LIME agree "
+                                                        f"{s['shap_vs_lime_converged']:.3f} with each other here. ") +
+        "Milliseconds per response: the whole batch's wall time / responses.",
         "",
-        *table(["contender", "budget", "evals/response", "agreement", "ms/response"], rows),
+        *table([*(["responses"] if by_set else []), "contender", "budget", "evals/response", "agreement",
+                "ms/response"], rows),
     ]
 
 
@@ -272,5 +279,6 @@ def section_rm_step(r: dict) -> list[str]:
 
 
 SECTIONS = {"reward_model": section_reward_model, "shap": section_shap, "ppo": section_ppo, "grid": section_grid,
-            "profile": section_profile, "attribution": section_attribution, "ppo_any_lm": section_ppo_any_lm,
+            "profile": section_profile, "attribution": section_attribution,
+            "attribution_negation": section_attribution, "ppo_any_lm": section_ppo_any_lm,
             "sft": section_sft, "brme_heads": section_brme_heads, "rm_step": section_rm_step}
