@@ -82,6 +82,9 @@ BENCHES = {
     "rm_step": ("bench_rm_step.py", "A reward-model training step: fused GELU and AdamW vs before",
                 ["--repeats", "5", "--steps", "20"],
                 ["--repeats", "1", "--steps", "2"]),
+    "kernels": ("bench_kernels.py", "What the kernel pin costs: the machine's own kernels vs the pinned AVX2",
+                ["--repeats", "3", "--steps", "20"],
+                ["--repeats", "1", "--steps", "2"]),
 }
 PACKAGES = ["torch", "transformers", "trl", "accelerate", "shap", "datasets"]
 
