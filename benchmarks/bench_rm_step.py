@@ -12,7 +12,8 @@ third of them shorter and right-padded), the same initial weights for both conte
 repeat, the contenders alternating (A B A B). Quality column: the largest difference of the two models'
 rewards on the batch, in millionths (the same function up to float rounding).
 
-    .venv/bin/python benchmarks/bench_rm_step.py [--repeats 5] [--steps 20] [--only-activation] [--threads N] [--json PATH]
+    .venv/bin/python benchmarks/bench_rm_step.py [--repeats 5] [--steps 20] [--only-activation] [--threads N]
+        [--texts 48] [--json PATH]
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--only-activation", action="store_true", help="the default AdamW for both contenders")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, the cores)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: rewardlab's pin, 2)")
+    parser.add_argument("--texts", type=int, default=48, help="texts per step (48: 32 pairs, as reward.models batches them)")
     add_json_flag(parser)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(4, 754, (48, 36), generator=generator)
+    ids = torch.randint(4, 754, (args.texts, 36), generator=generator)
     mask = torch.ones_like(ids)
     mask[::3, 24:] = 0
     ids[mask == 0] = 0
