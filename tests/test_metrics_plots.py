@@ -24,6 +24,16 @@ def test_record_metrics_writes_json(tmp_path, monkeypatch):
     assert "commit" in data and data["cpu_kernels"]  # commit: None outside a git checkout
     assert data["metrics"] == {"a": 0.5, "b": None, "c": [0, 1, 2], "d": {"n": 4}}
     assert load_metrics("01_review_world_and_sft", tmp_path)["metrics"]["a"] == 0.5
+    assert "overrides" not in data  # the named preset: nothing set away from it
+
+
+def test_record_metrics_names_the_fields_set_away_from_the_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path))
+    preset = load_preset("powered", seed=2, **{"shaping.shap_estimator": "first-last", "shaping.replicates": 4})
+    data = json.loads(record_metrics("07_dense_reward_ppo", preset, {"a": 1}).read_text())
+    assert data["overrides"] == {"shaping.shap_estimator": "first-last", "shaping.replicates": 4}
+    assert json.loads(record_metrics("07_dense_reward_ppo", load_preset("tiny", smoke=True), {}).read_text()).get(
+        "overrides") is None  # smoke sizes are a preset of their own, not an override
 
 
 def test_record_metrics_rejects_bad_input(tmp_path, monkeypatch):

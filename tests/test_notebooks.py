@@ -18,7 +18,12 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("argv, names", [(["--only", "42"], "no notebook numbered 42; available: 01"),
-                                         (["--preset", "huge"], "unknown preset 'huge'; valid presets:")])
+                                         (["--preset", "huge"], "unknown preset 'huge'; valid presets:"),
+                                         (["--set", "shaping.shap_estimator=first-last"],
+                                          "runs with --set are not the preset's runs; give them a folder"),
+                                         (["--set", "shaping.estimator=first-last", "--output-dir", "x"],
+                                          "unknown preset override 'shaping.estimator'"),
+                                         (["--set", "=3", "--output-dir", "x"], "--set '=3': write FIELD=VALUE")])
 def test_reproduce_answers_bad_input_in_one_line(argv, names, capsys):
     from rewardlab.reproduce import main
 
@@ -32,6 +37,7 @@ def test_source_notebook_is_clean(notebook):
     nb = nbformat.read(notebook, as_version=4)
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "strip outputs"
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), "tag a 'parameters' cell"
+    assert "**OVERRIDES)" in "".join(c.source for c in nb.cells), "pass OVERRIDES to load_preset (reproduce --set)"
 
 
 @pytest.mark.notebook
@@ -134,6 +140,16 @@ def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, mo
     assert ran == [] and "up to date, skipped" in capsys.readouterr().out
     assert reproduce.main(["--force", "--output-dir", str(runs), "--figures-dir", str(tmp_path / "figures")]) == 0
     assert ran == [notebook.name]
+    # an A/B run of one field is another request: its overrides reach the notebook and the record
+    given = []
+    monkeypatch.setattr(reproduce, "run_notebook", lambda nb, *args, **kwargs: given.append(kwargs) or runs / nb.name)
+    assert "set {}, not {'shaping.replicates': 3}" in reproduce.why_run(notebook, runs, "tiny", False,
+                                                                       {"shaping.replicates": 3})
+    assert reproduce.main(["--set", "shaping.replicates=3", "--set", "shaping.shap_estimator=first-last",
+                           "--output-dir", str(runs)]) == 0
+    assert given == [{"parameters": {"OVERRIDES": {"shaping.replicates": 3, "shaping.shap_estimator": "first-last"}}}]
+    assert reproduce.read_record(runs)[notebook.stem]["overrides"] == {"shaping.replicates": 3,
+                                                                       "shaping.shap_estimator": "first-last"}
     report = (runs / "REPRODUCTION.md").read_text()  # a folder the repository does not track: no reference
     assert "| 01_review_world_and_sft | no committed reference |" in report and report in capsys.readouterr().out
 

@@ -1,6 +1,7 @@
 """Run the notebooks headlessly with papermill: ``python -m rewardlab.reproduce``.
 
     python -m rewardlab.reproduce [--preset tiny|quick|paper] [--smoke] [--only 01,03] [--force] [--output-dir DIR]
+                                  [--set FIELD=VALUE ...]
 
 Two tiers on one code path: ``--preset tiny`` (the default) is the study tier whose runs are committed in
 ``papermill_runs/`` and ``figures/``; ``--preset quick`` is the teaching tier (the whole collection in minutes,
@@ -22,8 +23,10 @@ cache (:func:`rewardlab.rl.runs.run_methods`), so a run killed part-way redoes o
 Prose: a run is tied to the notebook's code cells, not its prose, so a reading corrected after a run needs no
 re-run: ``--prose`` copies each notebook's markdown cells into its executed copy (:func:`sync_prose`).
 
-Each notebook ``notebooks/NN_topic.ipynb`` is executed with the parameters ``PRESET`` and
-``SMOKE`` injected into its ``parameters`` cell. The executed copy goes to
+Each notebook ``notebooks/NN_topic.ipynb`` is executed with the parameters ``PRESET``, ``SMOKE`` and
+``OVERRIDES`` injected into its ``parameters`` cell. ``--set shaping.shap_estimator=first-last`` (repeatable; the
+value is read as JSON, else as a string) runs an A/B of one field: ``OVERRIDES`` goes to ``load_preset``, the
+metrics files record it, and such runs need their own ``--output-dir`` (they are not the preset's runs). The executed copy goes to
 ``papermill_runs/NN_topic.ipynb`` (its metrics file and figures are written by the notebook
 through :func:`rewardlab.reporting.metrics.record_metrics` and :func:`rewardlab.reporting.figures.save_figure`).
 
@@ -100,18 +103,19 @@ def read_record(output_dir: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def note_finished(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> None:
-    """Record that this machine finished ``notebook`` into ``output_dir`` for the request (preset, smoke)."""
+def note_finished(notebook: Path, output_dir: Path, preset: str, smoke: bool, overrides: dict | None = None) -> None:
+    """Record that this machine finished ``notebook`` into ``output_dir`` for the request (preset, smoke, overrides)."""
     run = json.loads((Path(output_dir) / f"{notebook.stem}.metrics.json").read_text())
     record = read_record(output_dir)
-    record[notebook.stem] = {"preset": preset, "smoke": smoke, "notebook_hash": run.get("notebook_hash"),
+    record[notebook.stem] = {"preset": preset, "smoke": smoke, **({"overrides": overrides} if overrides else {}),
+                             "notebook_hash": run.get("notebook_hash"),
                              "library_hash": run.get("library_hash"), "commit": run.get("commit")}
     path = record_path(output_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
-def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> str | None:
+def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool, overrides: dict | None = None) -> str | None:
     """Why ``notebook`` must run into ``output_dir``, or None when this machine's finished run there is up to date."""
     output_dir = Path(output_dir)
     entry = read_record(output_dir).get(notebook.stem)
@@ -119,6 +123,8 @@ def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool) -> str |
         return "not run on this machine yet (a committed run is the reference, not a cache)"
     if (entry.get("preset"), entry.get("smoke")) != (preset, smoke):
         return f"this machine's run used preset {entry.get('preset')!r} (smoke={entry.get('smoke')})"
+    if entry.get("overrides", {}) != (overrides or {}):
+        return f"this machine's run set {entry.get('overrides', {})}, not {overrides or {}}"
     metrics_path = output_dir / f"{notebook.stem}.metrics.json"
     if not (output_dir / notebook.name).exists() or not metrics_path.exists():
         return "no finished run"
@@ -223,6 +229,21 @@ def _finalise(output: Path, notebook: Path, output_dir: Path) -> None:
     atomic_write_text(output, scrub_paths(json.dumps(data, indent=1, ensure_ascii=False)) + "\n")
 
 
+def parse_overrides(settings: list[str]) -> dict:
+    """``["shaping.replicates=5", "shaping.shap_estimator=first-last"]`` -> a dict of dotted preset fields; each
+    value is read as JSON (numbers, booleans, lists), else kept as a string."""
+    overrides = {}
+    for setting in settings:
+        field, sep, text = setting.partition("=")
+        if not sep or not field.strip():
+            raise ValueError(f"--set {setting!r}: write FIELD=VALUE, e.g. --set shaping.shap_estimator=first-last")
+        try:
+            overrides[field.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[field.strip()] = text
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rewardlab.reproduce", description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="tiny", help="tiny (the study tier), quick (teaching), powered (4 h) or paper (GPU)")
@@ -231,16 +252,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="run notebooks whose finished run is up to date too")
     parser.add_argument("--prose", action="store_true", help="copy the notebooks' prose into their executed copies; run nothing")
     parser.add_argument("--output-dir", type=Path, default=None, help="default: papermill_runs/ (quick: quick_runs/)")
-    parser.add_argument("--figures-dir", type=Path, default=None, help="default: figures/ (quick: quick_runs/png/)")
+    parser.add_argument("--figures-dir", type=Path, default=None,
+                        help="default: figures/ (quick: quick_runs/png/; with --set: <output-dir>/png/)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a preset field for an A/B run, e.g. shaping.shap_estimator=first-last (needs --output-dir)")
     args = parser.parse_args(argv)
 
     try:  # bad input fails early, in one line that names the valid choices
-        load_preset(args.preset)
+        overrides = parse_overrides(args.set)
+        load_preset(args.preset, **overrides)
         notebooks = discover(args.only or None)
+        if overrides and args.output_dir is None:
+            raise ValueError("runs with --set are not the preset's runs; give them a folder of their own with "
+                             "--output-dir DIR")
     except ValueError as problem:
         print(f"[reproduce] {problem}", file=sys.stderr, flush=True)
         return 2
     runs_default, figures_default = default_dirs(args.preset)
+    if overrides:
+        figures_default = Path(args.output_dir) / "png"
     output_dir, figures = Path(args.output_dir or runs_default), Path(args.figures_dir or figures_default)
     sources = sources_dir(output_dir)
     if args.prose:
@@ -254,21 +284,23 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
         return 0
     for notebook in notebooks:
-        reason = "--force" if args.force else why_run(notebook, output_dir, args.preset, args.smoke)
+        reason = "--force" if args.force else why_run(notebook, output_dir, args.preset, args.smoke, overrides)
         if reason is None:
             print(f"[reproduce] {notebook.name}: its run is up to date, skipped (--force runs it again)", flush=True)
             continue
         start = time.perf_counter()
-        print(f"[reproduce] {notebook.name} (preset={args.preset}, smoke={args.smoke}; {reason}) ...", flush=True)
+        setting = "".join(f", {k}={v!r}" for k, v in overrides.items())
+        print(f"[reproduce] {notebook.name} (preset={args.preset}, smoke={args.smoke}{setting}; {reason}) ...", flush=True)
         for old in [*figures.glob(f"{notebook.name[:2]}_*.png"), *figures.glob(f"{notebook.name[:2]}_*.svg"),
                     *sources.glob(f"{notebook.name[:2]}_*.pickle")]:
             old.unlink()
         try:
-            out = run_notebook(notebook, args.preset, args.smoke, output_dir, figures)
+            out = run_notebook(notebook, args.preset, args.smoke, output_dir, figures,
+                               parameters={"OVERRIDES": overrides} if overrides else None)
         except NotebookFailed as failure:
             print(f"[reproduce] FAILED: {failure}", file=sys.stderr, flush=True)
             return 1
-        note_finished(notebook, output_dir, args.preset, args.smoke)
+        note_finished(notebook, output_dir, args.preset, args.smoke, overrides)
         print(f"[reproduce] {notebook.name} done in {time.perf_counter() - start:.0f} s -> "
               f"{scrub_paths(str(out))}", flush=True)
     # the repository's own runs also refresh the README's claims table

@@ -155,3 +155,20 @@ def load_preset(name: str = "tiny", smoke: bool = False, **overrides) -> Preset:
         raise ValueError("override 'name' cannot rename a preset; pass the preset name instead")
     base = PRESETS["smoke" if smoke else name]
     return validate(with_overrides(base, overrides))
+
+
+def changed_fields(preset: Preset) -> dict:
+    """The dotted fields where ``preset`` differs from its named preset at the same seed and device, e.g.
+    ``{"shaping.shap_estimator": "first-last"}`` (a run's metrics record them: :mod:`rewardlab.reporting.metrics`)."""
+    if preset.name not in PRESETS:
+        return {}
+    base = dataclasses.replace(PRESETS[preset.name], seed=preset.seed, device=preset.device)
+
+    def flat(config, prefix=""):
+        out = {}
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            out.update(flat(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else {prefix + f.name: value})
+        return out
+    mine, theirs = flat(preset), flat(base)
+    return {k: v for k, v in mine.items() if theirs.get(k) != v}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rewardlab.core.artifacts import atomic_write_text, runs_dir
+from rewardlab.core.presets import changed_fields
 from rewardlab.core.provenance import provenance
 from rewardlab.core.versions import current_versions
 
@@ -40,7 +41,8 @@ def _jsonable(value, key: str):
 
 def record_metrics(notebook: str, preset, metrics: dict) -> Path:
     """Write ``<runs dir>/<notebook>.metrics.json``: the preset, its seed, the versions of the world and models
-    it was built with (:mod:`rewardlab.core.versions`), the code that produced it (commit and a hash of the
+    it was built with (:mod:`rewardlab.core.versions`), the fields set away from the named preset (``overrides``,
+    only when there are any), the code that produced it (commit and a hash of the
     library modules loaded: :mod:`rewardlab.core.provenance`) and the metrics. NaN -> null."""
     if not NOTEBOOK_NAME.match(notebook):
         raise ValueError(f"notebook {notebook!r} must be a notebook stem like '01_review_world_and_sft'")
@@ -49,6 +51,7 @@ def record_metrics(notebook: str, preset, metrics: dict) -> Path:
         "preset": preset.name,
         "seed": preset.seed,
         "smoke": preset.smoke,
+        **({"overrides": overrides} if (overrides := changed_fields(preset)) else {}),
         "versions": current_versions(),
         **provenance(),
         "metrics": {str(k): _jsonable(v, str(k)) for k, v in metrics.items()},
