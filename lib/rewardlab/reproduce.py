@@ -30,7 +30,7 @@ metrics files record it, and such runs need their own ``--output-dir`` (they are
 ``papermill_runs/NN_topic.ipynb`` (its metrics file and figures are written by the notebook
 through :func:`rewardlab.reporting.metrics.record_metrics` and :func:`rewardlab.reporting.figures.save_figure`).
 
-Executed copies carry no absolute path of the machine: the repository, the artifact cache, the
+Executed copies carry no absolute path of the machine (:mod:`rewardlab.reporting.executed`): the repository, the artifact cache, the
 home folder and the temp folder are rewritten to ``.``, ``artifacts``, ``~`` and ``<tmp>``.
 A failing notebook stops the run with a message naming the notebook and the failing cell; its
 partial executed copy is kept for inspection. Before a notebook runs, its old figures (PNG, SVG and
@@ -46,7 +46,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from unittest import mock
@@ -54,6 +53,7 @@ from unittest import mock
 from rewardlab.core.artifacts import artifacts_root, atomic_write_text, repo_root
 from rewardlab.core.presets import load_preset
 from rewardlab.core.provenance import notebook_source_hash, stale_reasons
+from rewardlab.reporting.executed import make_portable, scrub_paths, sync_prose
 from rewardlab.reporting.figures import sources_dir
 from rewardlab.reporting.reproduction import reproduction_report
 from rewardlab.reporting.summary import repository_readme, write_summary
@@ -139,46 +139,6 @@ def why_run(notebook: Path, output_dir: Path, preset: str, smoke: bool, override
     return None
 
 
-def _code_cells(notebook: dict) -> list[str]:
-    return ["".join(c.get("source", "")) for c in notebook["cells"] if c.get("cell_type") == "code"
-            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-
-
-def sync_prose(notebook: Path, executed: Path) -> int:
-    """Copy ``notebook``'s markdown cells into its executed copy (matched by cell id); returns how many changed.
-
-    Raises ValueError when the code cells differ: then the run no longer shows what the notebook computes, and
-    the notebook must be re-run instead."""
-    source, run = json.loads(Path(notebook).read_text()), json.loads(Path(executed).read_text())
-    if _code_cells(source) != _code_cells(run):
-        raise ValueError(f"{Path(notebook).name}: its code cells differ from its executed copy's; re-run it "
-                         f"(python -m rewardlab.reproduce --only {Path(notebook).name[:2]}) instead of copying prose")
-    prose = {c.get("id"): c["source"] for c in source["cells"] if c.get("cell_type") == "markdown"}
-    changed = 0
-    for cell in run["cells"]:
-        if cell.get("cell_type") == "markdown" and cell.get("id") in prose and cell["source"] != prose[cell["id"]]:
-            cell["source"] = prose[cell["id"]]
-            changed += 1
-    if changed:
-        atomic_write_text(executed, json.dumps(run, indent=1, ensure_ascii=False) + "\n")
-    return changed
-
-
-def scrub_paths(text: str) -> str:
-    """Replace this machine's absolute paths with portable names (longest first)."""
-    replacements = {
-        str(artifacts_root().resolve()): "artifacts",
-        str(repo_root().resolve()): ".",
-        str(Path(tempfile.gettempdir()).resolve()): "<tmp>",
-        str(Path.home().resolve()): "~",
-        sys.prefix: "<python>",
-    }
-    for path in sorted(replacements, key=len, reverse=True):
-        if len(path) > 1:
-            text = text.replace(path, replacements[path])
-    return text
-
-
 def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
                  output_dir: Path | None = None, figures_dir: Path | None = None,
                  parameters: dict | None = None, timeout: int | None = None) -> Path:
@@ -207,26 +167,13 @@ def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
                 kernel_name="python3", progress_bar=False, execution_timeout=timeout,
             )
     except PapermillExecutionError as error:
-        _finalise(output, notebook, output_dir)
+        make_portable(output, notebook, output_dir)
         raise NotebookFailed(
             f"{notebook.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\npartial output kept in {output}"
         ) from None
-    _finalise(output, notebook, output_dir)
+    make_portable(output, notebook, output_dir)
     return output
-
-
-def _finalise(output: Path, notebook: Path, output_dir: Path) -> None:
-    """Make the executed copy portable: relative input/output paths, no absolute paths."""
-    if not output.exists():
-        return
-    data = json.loads(output.read_text())
-    meta = data.get("metadata", {}).get("papermill", {})
-    meta["input_path"] = f"notebooks/{notebook.name}"
-    where = Path(output_dir).resolve() / output.name
-    meta["output_path"] = (str(where.relative_to(repo_root().resolve())) if where.is_relative_to(repo_root().resolve())
-                           else scrub_paths(str(where)))
-    atomic_write_text(output, scrub_paths(json.dumps(data, indent=1, ensure_ascii=False)) + "\n")
 
 
 def parse_overrides(settings: list[str]) -> dict:
