@@ -37,7 +37,11 @@ def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them
     readme.write_text("intro\n<!-- claims-table:start -->\nold table\n<!-- claims-table:end -->\nafter\n")
     summary.write_summary(tmp_path, readme=readme)
     page = readme.read_text()
-    assert page.startswith("intro\n") and page.endswith("after\n") and "old table" not in page and accuracy in page
+    assert page.startswith("intro\n") and page.endswith("after\n") and "old table" not in page
+    row = next(line for line in page.splitlines() if "| tree − chain reward model;" in line)
+    assert row.endswith(f"| **reproduced** {tree['estimate']:+.3f} [{tree['low']:+.3f}, {tree['high']:+.3f}], "
+                        f"n = {tree['n']} (made with earlier code) |")  # its metrics file records no versions
+    assert "this run: verdict" in page  # a folder of its own: one column
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="lacks the markers"):
         summary.write_summary(tmp_path, readme=readme)
@@ -48,6 +52,37 @@ def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them
     text = summary.write_summary(tmp_path).read_text()
     assert "ppo_win_rate_tree_over_chain_by_seed: missing from 03_tree_structured_preferences.metrics.json" in text
     assert "(smoke sizes" in text
+
+
+def test_the_readme_shows_the_deciding_tier_beside_the_study_tier(tmp_path, monkeypatch):
+    """Summarising either of the repository's tiers rewrites the README's table with both columns; a tier without
+    runs says which command makes them."""
+    from rewardlab.core.versions import current_versions
+
+    monkeypatch.setattr(summary, "repo_root", lambda: tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- claims-table:start -->\n<!-- claims-table:end -->\n")
+    study, powered = tmp_path / "papermill_runs", tmp_path / "powered_runs"
+    for folder, preset, tree in ((study, "tiny", [0.60, 0.61, 0.59]), (powered, "powered", [0.64, 0.65, 0.66, 0.64, 0.65])):
+        folder.mkdir()
+        chain = [t - d for t, d in zip(tree, [0.04, 0.05, 0.06, 0.05, 0.05])] if preset == "powered" else tree[::-1]
+        (folder / "03_tree_structured_preferences.metrics.json").write_text(json.dumps(
+            {"notebook": "03_tree_structured_preferences", "preset": preset, "seed": 0, "smoke": False,
+             "versions": current_versions(),
+             "metrics": {"largest_budget": 4000, "heldout_pairs": 6000,
+                         "largest_budget_accuracy_by_seed": {"tree": tree, "chain": chain}}}))
+    assert summary.repository_readme(study) == readme and summary.repository_readme(tmp_path) is None
+    summary.write_summary(study, readme=summary.repository_readme(study))
+    row = next(line for line in readme.read_text().splitlines() if "| tree − chain reward model;" in line)
+    assert "| not run: `python -m rewardlab.reproduce --preset powered --only 03` | not resolved " in row
+    summary.write_summary(powered, readme=readme)
+    page = readme.read_text()
+    head = next(line for line in page.splitlines() if line.startswith("| paper"))
+    assert head.index("deciding run (preset powered)") < head.index("study tier (preset tiny)")
+    row = next(line for line in page.splitlines() if "| tree − chain reward model;" in line)
+    assert "| **reproduced** +0.050 [" in row and ", n = 5 | not resolved " in row and row.endswith("n = 3 |")
+    assert "| not run: `python -m rewardlab.reproduce --preset tiny --only 07` |" in page  # no study run of 07
 
 
 def test_summary_flags_runs_made_with_an_earlier_world_or_reward_model(tmp_path):

@@ -101,8 +101,8 @@ UNDERPOWERED = ("quick", "smoke")
 UNDERPOWERED_NOTE = (
     "> **Quick teaching tier: every verdict below is underpowered.** These runs use fewer seeds, shorter PPO and fewer "
     "pairs than the study tier, so most intervals are too wide to decide, and a verdict here can differ from the "
-    "study's. They show how each claim is tested, not whether it holds: the verdicts that decide are the study "
-    "tier's, committed in `papermill_runs/SUMMARY.md` (`make reproduce`).")
+    "study's. They show how each claim is tested, not whether it holds: the verdicts that decide are the powered "
+    "tier's (`powered_runs/SUMMARY.md`), shown beside the study tier's in the README's claims table.")
 
 
 def render(directory: Path | None = None, records: list[dict] | None = None) -> str:
@@ -143,18 +143,69 @@ def render(directory: Path | None = None, records: list[dict] | None = None) -> 
 
 
 README_START, README_END = "<!-- claims-table:start -->", "<!-- claims-table:end -->"
+# the repository's committed tiers, as the README's claims table shows them: the powered run decides, the study
+# tier is the smaller run beside it
+README_TIERS = (("deciding run (preset powered)", "powered_runs", "powered"), ("study tier (preset tiny)", "papermill_runs", "tiny"))
+
+
+def repository_tiers() -> list[tuple[str, Path, str]]:
+    """(label, folder, preset) of each tier the README shows, the deciding one first."""
+    return [(label, repo_root() / folder, preset) for label, folder, preset in README_TIERS]
 
 
 def repository_readme(directory: Path | None) -> Path | None:
-    """The repository's README when ``directory`` is the repository's own runs folder, else None."""
-    own = (repo_root() / "papermill_runs").resolve()
-    return repo_root() / "README.md" if Path(directory or runs_dir()).resolve() == own else None
+    """The repository's README when ``directory`` is one of the repository's own tiers' folders, else None."""
+    where = Path(directory or runs_dir()).resolve()
+    return repo_root() / "README.md" if any(where == d.resolve() for _, d, _ in repository_tiers()) else None
+
+
+def tier_cell(record: dict | None, outdated: bool, command: str) -> str:
+    """One tier's verdict on one claim: verdict, estimate [interval] and n; or the command that runs it."""
+    if record is None or record["verdict"] == "not run":
+        return f"not run: `{command}`"
+    said = record["verdict"] if record["verdict"] == "not resolved" else f"**{record['verdict']}**"
+    return (f"{said} {_number(record['estimate'])} [{_number(record['low'])}, {_number(record['high'])}], "
+            f"n = {record['n']}" + (" (smoke sizes: not a result)" if record.get("smoke") else "")
+            + (" (made with earlier code)" if outdated else ""))
+
+
+def tiers_table(tiers: list[tuple[str, Path, str, list[dict] | None]]) -> list[str]:
+    """The README's claims table: one row per claim, one column per tier (``(label, folder, preset, records or
+    None)``, the deciding tier first). The claim's words and contrast are the first tier's that ran it (its sizes)."""
+    by_tier = [({r["id"]: r for r in records or []}, {s for s, _ in outdated_runs(folder)} if records else set())
+               for _, folder, _, records in tiers]
+    ids = list(dict.fromkeys(i for records, _ in by_tier for i in records))
+    lines = ["| paper | claim (as the paper reports it) | notebook | declared contrast; metric | "
+             + " | ".join(f"{label}: verdict, estimate [interval], n" for label, _, _, _ in tiers) + " |",
+             "|---|---|---|---|" + "---|" * len(tiers)]
+    for claim_id in ids:
+        first = next(records[claim_id] for records, _ in by_tier if claim_id in records)
+        cells = [tier_cell(records.get(claim_id), first["notebook"] in outdated,
+                           f"python -m rewardlab.reproduce --preset {preset} --only {first['notebook'][:2]}")
+                 for (records, outdated), (_, _, preset, _) in zip(by_tier, tiers)]
+        lines.append(f"| {first['paper']} | {first['claim']} | `{first['notebook'][:2]}` | {first['contrast']}; "
+                     f"{first['metric']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def readme_tiers(directory: Path, records: list[dict]) -> list[tuple[str, Path, str, list[dict] | None]]:
+    """The tiers a README table shows after ``directory`` was summarised: the repository's tiers when
+    ``directory`` is one of them (the others read from their claims.json, None where there is none), else this
+    run alone."""
+    where = Path(directory).resolve()
+    if not any(where == d.resolve() for _, d, _ in repository_tiers()):
+        presets = sorted({r.get("preset", "tiny") for r in records})
+        return [("this run", Path(directory), presets[0] if len(presets) == 1 else "tiny", records)]
+    return [(label, folder, preset, records if folder.resolve() == where else
+             json.loads((folder / "claims.json").read_text()) if (folder / "claims.json").exists() else None)
+            for label, folder, preset in repository_tiers()]
 
 
 def write_summary(directory: Path | None = None, output: Path | None = None, readme: Path | None = None) -> Path:
     """Write claims.json from the metrics files, then SUMMARY.md from it; with ``readme``, also replace
     the claims table between its two markers (a README without them raises ValueError, after
-    SUMMARY.md is written)."""
+    SUMMARY.md is written): for the repository's own folders, every tier's verdict side by side
+    (:func:`readme_tiers`)."""
     directory = Path(directory or runs_dir())
     records = json.loads(write_claims(directory).read_text())
     written = atomic_write_text(Path(output or directory / "SUMMARY.md"), render(directory, records))
@@ -164,7 +215,7 @@ def write_summary(directory: Path | None = None, output: Path | None = None, rea
         if README_START not in page or README_END not in page:
             raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END} around its claims table; "
                              f"{written} is written")
-        table = "\n".join(claims_table(records, {stem for stem, _ in outdated_runs(directory)}))
+        table = "\n".join(tiers_table(readme_tiers(directory, records)))
         before, rest = page.split(README_START, 1)
         after = rest.split(README_END, 1)[1]
         atomic_write_text(readme, f"{before}{README_START}\n{table}\n{README_END}{after}")
