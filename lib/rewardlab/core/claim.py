@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DIRECTIONS = ("higher", "lower", "equal", "not higher")
-GOLD_MARGIN = (0.05, "a tenth of the climb from the SFT policy (gold ≈ 0) to the gold threshold 0.5 that notebook 07 "
-                     "declares as a policy that learned the task")
+GOLD_MARGIN = (0.05, "VADER's neutral band, on whose compound scale the reader scores: its authors call a text "
+                     "positive at compound ≥ 0.05 and negative at ≤ −0.05, so a gold difference under 0.05 is below "
+                     "the judge's smallest step of sentiment")
 
 
 @dataclass(frozen=True)

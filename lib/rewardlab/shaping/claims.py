@@ -43,8 +43,8 @@ CLAIMS = [
           "gains over sparse", "07_dense_reward_ppo", "slope of (dense − sparse gold) against credit faithfulness",
           "least-squares slope, per replicate, of the oracle arms' gain in AUC of held-out gold over sparse gold "
           "against their credit's Spearman with gold word credit", "higher", REPLICATE, 0.05,
-          "under 0.05 gold from no credit (Spearman 0) to exact credit (1) is a tenth of the climb to the threshold: "
-          "no practical dose-response", ("dose_slope_by_replicate",), 0.0),
+          "under 0.05 gold from no credit (Spearman 0) to exact credit (1) stays inside VADER's neutral band (±0.05, "
+          "the judge's smallest step of sentiment): no practical dose-response", ("dose_slope_by_replicate",), 0.0),
     Claim("koo-bo-dense", KOO, DENSE_WORDS, "08_bayesian_optimization_of_reward_shape",
           "BO's recommended weights − sparse PPO", BO_METRIC, "higher", "fresh confirmation PPO seed (arms share seeds)",
           *GOLD_MARGIN, ("confirm_auc_eval_gold_by_seed", "bo"), ("confirm_auc_eval_gold_by_seed", "sparse")),
