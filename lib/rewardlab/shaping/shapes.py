@@ -4,11 +4,12 @@ Every shape here returns token rewards r_1..r_T with sum_t r_t = R:
 
 * **sparse**: r_T = R, every other r_t = 0 (standard RLHF: the score on the last token);
 * **uniform**: r_t = R / T;
-* **ABC** (attention-based credit, Chan et al. 2024): r_t = (1 - beta) R [t = T] + beta R a_t, with a_t
+* **ABC** (attention-based credit, Chan et al. 2024): r_t = (1 - s) R [t = T] + s R a_t, with a_t
   the reward model's last-layer, head-averaged attention of the final token over the response
-  (normalised, sum_t a_t = 1) and beta = 0.8;
+  (normalised, sum_t a_t = 1) and the attention share s = 0.8 (Chan et al.'s beta, renamed here so that beta names
+  only the KL coefficient);
 * **explainer**: the token rewards of SHAP, LIME or attention from :mod:`rewardlab.shaping.attribution`,
-  which sum to R (attention's are a_t R); ABC is the mixture with w_attention = beta, w_sparse = 1 - beta;
+  which sum to R (attention's are a_t R); ABC is the mixture with w_attention = s, w_sparse = 1 - s;
 * **mixture** (Koo et al. 2025): r_t = w_sparse R [t = T] + sum_k w_k r^(k)_t over the explainers
   k in (SHAP, LIME, attention), with (w_shap, w_lime, w_attention, w_sparse) on the simplex.
 
@@ -31,7 +32,7 @@ from rewardlab.shaping.attribution import attribute, encode_examples
 
 SHAPES = ("sparse", "uniform", "abc", "shap", "lime", "mixture")
 EXPLAINERS = ("shap", "lime", "attention")
-ABC_BETA = 0.8
+ABC_ATTENTION_SHARE = 0.8
 
 
 def sparse(reward: float, n_tokens: int) -> np.ndarray:
@@ -50,14 +51,14 @@ def uniform(reward: float, n_tokens: int) -> np.ndarray:
     return np.full(n_tokens, reward / n_tokens)
 
 
-def abc_weights(beta: float = ABC_BETA) -> dict[str, float]:
-    """ABC as a point of the mixture simplex: beta on attention, 1 - beta on sparse.
+def abc_weights(attention_share: float = ABC_ATTENTION_SHARE) -> dict[str, float]:
+    """ABC as a point of the mixture simplex: the share s on attention, 1 - s on sparse.
 
-    With attention token rewards r^att_t = a_t R this is exactly (1 - beta) R [t = T] + beta R a_t.
+    With attention token rewards r^att_t = a_t R this is exactly (1 - s) R [t = T] + s R a_t.
     """
-    if not 0 <= beta <= 1:
-        raise ValueError(f"beta must lie in [0, 1], got {beta}")
-    return {"attention": beta, "sparse": 1 - beta}
+    if not 0 <= attention_share <= 1:
+        raise ValueError(f"attention_share must lie in [0, 1], got {attention_share}")
+    return {"attention": attention_share, "sparse": 1 - attention_share}
 
 
 def check_weights(weights: dict[str, float]) -> dict[str, float]:
@@ -97,7 +98,7 @@ def mixture(reward: float, explained: dict[str, np.ndarray], weights: dict[str, 
 
 def shape_rewards(shape: str, rewards: Sequence[float], n_tokens: Sequence[int],
                   explained: dict[str, list[np.ndarray]] | None = None, weights: dict[str, float] | None = None,
-                  beta: float = ABC_BETA) -> list[np.ndarray]:
+                  attention_share: float = ABC_ATTENTION_SHARE) -> list[np.ndarray]:
     """Token rewards for a batch of responses under ``shape``.
 
     ``explained[k][i]`` holds explainer k's token rewards for response i (``TokenAttribution.token_rewards``,
@@ -107,7 +108,7 @@ def shape_rewards(shape: str, rewards: Sequence[float], n_tokens: Sequence[int],
         raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
     explained = explained or {}
     if shape == "abc":
-        shape, weights = "mixture", abc_weights(beta)
+        shape, weights = "mixture", abc_weights(attention_share)
     needed = [shape] if shape in ("shap", "lime") else []
     if shape == "mixture":
         needed = [k for k, w in check_weights(weights or {}).items() if w > 0 and k != "sparse"]
@@ -130,7 +131,7 @@ def shape_rewards(shape: str, rewards: Sequence[float], n_tokens: Sequence[int],
 
 
 def shaped_reward_fn(shape: str, reward_model, tokenizer, *, weights: dict[str, float] | None = None,
-                     beta: float = ABC_BETA, shap_max_evals: int = 128, lime_num_samples: int = 128,
+                     attention_share: float = ABC_ATTENTION_SHARE, shap_max_evals: int = 128, lime_num_samples: int = 128,
                      seed: int = 0, batch_size: int = 512, shap_estimator: str = "first-position"):
     """``reward_fn(prompts, responses)`` for :func:`rewardlab.rl.trainer.train_ppo`: the reward
     model's score R(x, y), spread over the response tokens by ``shape``.
@@ -176,7 +177,7 @@ def shaped_reward_fn(shape: str, reward_model, tokenizer, *, weights: dict[str, 
             rewards = score(reward_model, tokenizer, prompts, responses, batch_size=batch_size)
             n_tokens = [len(e.response_ids) for e in encode_examples(reward_model, tokenizer, prompts, responses)]
         token_rewards = {k: [a.token_rewards for a in v] for k, v in explained.items()}
-        return shape_rewards(shape, rewards, n_tokens, token_rewards, weights, beta)
+        return shape_rewards(shape, rewards, n_tokens, token_rewards, weights, attention_share)
 
     reward_fn.shape = shape
     return reward_fn
