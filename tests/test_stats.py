@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from rewardlab.core import stats
+from rewardlab.core import power, stats
 
 
 def test_t_interval_matches_scipy_and_is_wider_than_the_normal_one_for_three_seeds():
@@ -122,10 +122,10 @@ def test_non_inferiority_p_value_agrees_with_the_interval_below_the_margin():
 
 def test_n_for_margin_reaches_the_margin_at_the_observed_spread():
     interval = stats.t_interval([0.1, 0.3, 0.2, 0.5, 0.0])
-    n = stats.n_for_margin(interval, 0.05)
+    n = power.n_for_margin(interval, 0.05)
     sd = interval.sd
     assert sps.t.ppf(0.975, n - 1) * sd / math.sqrt(n) <= 0.05 < sps.t.ppf(0.975, n - 2) * sd / math.sqrt(n - 1)
-    assert stats.n_for_margin(stats.t_interval([0.3]), 0.05) is None
+    assert power.n_for_margin(stats.t_interval([0.3]), 0.05) is None
 
 
 def test_band_half_widths_and_table_strings():
@@ -140,10 +140,47 @@ def test_n_for_direction_is_the_n_at_which_the_interval_would_exclude_zero():
     values = np.array([0.10, 0.30, -0.05, 0.20, 0.15])  # mean 0.14, sd ~0.13: n = 5 does not decide the sign
     interval = stats.t_interval(values)
     assert interval.low < 0 < interval.high
-    n = stats.n_for_direction(interval, "higher")
+    n = power.n_for_direction(interval, "higher")
     q = sps.t.ppf(0.975, [n - 2, n - 1])
     assert q[1] * interval.sd / np.sqrt(n) < interval.estimate <= q[0] * interval.sd / np.sqrt(n - 1)
-    assert stats.n_for_direction(stats.t_interval(-values), "higher") == n  # a sign against the claim counts too
-    assert stats.n_for_direction(interval, "equal", 0.1) is None
-    assert stats.n_for_direction(stats.t_interval(values - 0.5), "not higher", 0.0) is not None
-    assert stats.n_for_direction(interval, "not higher", 0.0) is None  # mean above the margin: never decided below it
+    assert power.n_for_direction(stats.t_interval(-values), "higher") == n  # a sign against the claim counts too
+    assert power.n_for_direction(interval, "equal", 0.1) is None
+    assert power.n_for_direction(stats.t_interval(values - 0.5), "not higher", 0.0) is not None
+    assert power.n_for_direction(interval, "not higher", 0.0) is None  # mean above the margin: never decided below it
+
+
+def test_n_for_power_is_the_n_at_which_a_new_run_decides_the_effect_four_times_in_five():
+    """Checked against simulation: at the n it gives, t tests on fresh draws with the observed mean and spread
+    reject about 80% of the time, and at n − 1 less often."""
+    values = np.array([0.10, 0.30, -0.05, 0.20, 0.15])
+    interval = stats.t_interval(values)
+    n = power.n_for_power(interval, "higher")
+    assert n > power.n_for_direction(interval, "higher")  # even odds need fewer units than four in five
+
+    def simulated(units, sides=2, mean=interval.estimate, reps=20_000):
+        draws = np.random.default_rng(0).normal(mean, interval.sd, (reps, units))
+        t = draws.mean(1) / (draws.std(1, ddof=1) / np.sqrt(units))
+        critical = sps.t.ppf(0.975, units - 1)
+        return float(np.mean(np.abs(t) > critical)) if sides == 2 else float(np.mean(t > critical))
+
+    analytic = [power._t_power(interval.estimate, interval.sd, k, 0.95, 2) for k in (n - 1, n)]
+    assert analytic[0] < 0.8 <= analytic[1]
+    assert [simulated(n - 1), simulated(n)] == pytest.approx(analytic, abs=0.01)
+    assert power.n_for_power(stats.t_interval(-values), "higher") == n  # a sign against the claim counts too
+    # equality (TOST against ±margin): both one-sided tests at α/2 must reject
+    small = stats.t_interval(values * 0.1)  # mean 0.014, sd 0.013
+
+    def tost(units, margin=0.035):
+        draws = np.random.default_rng(1).normal(small.estimate, small.sd, (20_000, units))
+        se = draws.std(1, ddof=1) / np.sqrt(units)
+        critical = sps.t.ppf(0.975, units - 1)
+        return float((((draws.mean(1) + margin) / se > critical) & ((margin - draws.mean(1)) / se > critical)).mean())
+
+    n_equal = power.n_for_power(small, "equal", margin=0.035)
+    analytic = [power._tost_power(small.estimate, small.sd, k, 0.035, 0.95) for k in (n_equal - 1, n_equal)]
+    assert analytic[0] < 0.8 <= analytic[1]
+    assert [tost(n_equal - 1), tost(n_equal)] == pytest.approx(analytic, abs=0.01)
+    assert power.n_for_power(interval, "equal", margin=0.1) is None  # the mean lies outside the margin
+    assert power.n_for_power(stats.t_interval([0.3]), "higher") is None
+    with pytest.raises(ValueError, match="power must lie in"):
+        power.n_for_power(interval, "higher", power=1.0)

@@ -40,9 +40,8 @@ taken at its level, 1 − α/(m − k + 1), so the interval excludes 0 exactly w
 Inequalities are strict: an interval touching 0 has not established a sign, and one touching
 the margin is not inside it.
 
-**Power line**: the half-width reached, (high − low)/2, and the smallest n whose t-interval
-half-width t_{n−1}·s/√n would be at most the margin at the observed spread s (for a bootstrap
-interval, the half-width scaled by √(n_obs/n)).
+**Power line**: the half-width reached, (high − low)/2, and the units a contrast would need
+(:mod:`rewardlab.core.power`).
 """
 
 from __future__ import annotations
@@ -207,47 +206,6 @@ def verdict(low: float, high: float, direction: str, margin: float) -> str:
     if other_side:
         return "opposite"
     return "equivalent" if inside else "not resolved"
-
-
-def n_for_margin(interval: Interval, margin: float, n_max: int = 100_000) -> int | None:
-    """Smallest n whose interval half-width at the interval's level would be <= ``margin`` at the
-    observed spread (module doc). None when it cannot be computed (n < 2, no spread, margin 0)."""
-    if not (margin > 0) or interval.n < 2 or not math.isfinite(interval.half_width):
-        return None
-    if interval.half_width <= margin and interval.method == "bootstrap":
-        return interval.n
-    if interval.method == "bootstrap":
-        return int(math.ceil(interval.n * (interval.half_width / margin) ** 2))
-    if not (interval.sd > 0):
-        return interval.n
-    quantile = (1 + interval.level) / 2
-    for n in range(2, n_max + 1):
-        if sps.t.ppf(quantile, n - 1) * interval.sd / math.sqrt(n) <= margin:
-            return n
-    return None
-
-
-def n_for_direction(interval: Interval, direction: str, margin: float = 0.0, n_max: int = 100_000) -> int | None:
-    """Smallest n at which a t interval at the interval's level, with the observed mean and spread, would
-    decide the sign: exclude 0 ("higher", "lower"; either sign, so an effect running against the claim is
-    also counted), or end below +margin ("not higher", if the mean is below it). The power that decides the
-    direction, where :func:`n_for_margin` is the precision a margin asks. None for "equal" (the margin
-    decides it), for a mean of exactly the boundary, or when the interval has no spread or n < 2."""
-    check_direction(direction)
-    if direction == "equal" or interval.n < 2 or not math.isfinite(interval.half_width):
-        return None
-    distance = margin - interval.estimate if direction == "not higher" else abs(interval.estimate)
-    if not (distance > 0):
-        return None
-    if interval.method == "bootstrap":
-        return max(2, int(math.ceil(interval.n * (interval.half_width / distance) ** 2)))
-    if not (interval.sd > 0):
-        return interval.n
-    quantile = (1 + interval.level) / 2
-    for n in range(2, n_max + 1):
-        if sps.t.ppf(quantile, n - 1) * interval.sd / math.sqrt(n) < distance:
-            return n
-    return None
 
 
 def t_half_width(sd, n, level: float = 1 - ALPHA) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from rewardlab.brme import claims as brme_claims
-from rewardlab.core import stats
+from rewardlab.core import power, stats
 from rewardlab.core.artifacts import atomic_write_text, runs_dir
 from rewardlab.core.claim import Claim
 from rewardlab.frontier import claims as frontier_claims
@@ -67,6 +67,7 @@ def differences(claim: Claim, metrics: dict) -> tuple[np.ndarray, np.ndarray, np
     return diff, arm, base
 
 
+POWER = 0.8  # the power at which claims.json sizes a replication (n_for_power, rewardlab.core.power)
 CLAIMS = [*gao_claims.CLAIMS, *reward_claims.CLAIMS, *shaping_claims.CLAIMS, *tree_claims.CLAIMS, *brme_claims.CLAIMS,
           *frontier_claims.CLAIMS]
 
@@ -82,7 +83,8 @@ def notebook_table(notebook: str, directory: Path | None = None):
         rows.append({"claim": r["id"], "contrast": r["contrast"], "metric": r["metric"], "n": r["n"],
                      "estimate": round(r["estimate"], 4), "interval": f"[{r['low']:+.3f}, {r['high']:+.3f}]",
                      "level": f"{r['level']:.2%}", "margin": r["margin"], "verdict": r["verdict"],
-                     "n for margin": r["n_for_margin"], "n for direction": r.get("n_for_direction")})
+                     "n for margin": r["n_for_margin"], "n for direction": r.get("n_for_direction"),
+                     f"n for {POWER:.0%} power": r.get("n_for_power")})
     return pd.DataFrame(rows).set_index("claim")
 
 
@@ -110,7 +112,7 @@ def evaluate(claims: list[Claim] = CLAIMS, directory: Path | None = None) -> lis
                     "arm_key": ".".join(claim.arm),
                     "baseline_key": claim.baseline if isinstance(claim.baseline, (int, float)) else ".".join(claim.baseline),
                     **dict.fromkeys(("n", "estimate", "low", "high", "level", "interval_method", "correction",
-                                     "half_width", "n_for_margin", "n_for_direction"))}  # filled below once the contrast is computed
+                                     "half_width", "n_for_margin", "n_for_direction", "n_for_power"))}  # filled below once the contrast is computed
             if run is None:
                 records.append({**base, "metric": claim.metric, "verdict": "not run",
                                 "problem": f"not run: `python -m rewardlab.reproduce --only {notebook[:2]}`"})
@@ -138,8 +140,9 @@ def evaluate(claims: list[Claim] = CLAIMS, directory: Path | None = None) -> lis
                             f"{level:.2%}" if len(tested) > 1 else "none (the notebook's only primary contrast)"),
                 verdict=stats.verdict(interval.low, interval.high, record["direction"], margin),
                 half_width=interval.half_width if math.isfinite(interval.half_width) else None,
-                n_for_margin=stats.n_for_margin(interval, margin),
-                n_for_direction=stats.n_for_direction(interval, record["direction"], margin),
+                n_for_margin=power.n_for_margin(interval, margin),
+                n_for_direction=power.n_for_direction(interval, record["direction"], margin),
+                n_for_power=power.n_for_power(interval, record["direction"], margin, POWER),
                 per_unit_differences=[float(d) for d in diff])
     order = {c.id: i for i, c in enumerate(claims)}
     return sorted(records, key=lambda r: (r["notebook"], order[r["id"]]))  # reading order of the notebooks

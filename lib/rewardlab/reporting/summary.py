@@ -29,7 +29,10 @@ RULE = ("Each claim was declared in `rewardlab.reporting.claims` before its run:
         "on the side the paper claims; **opposite** — on the other side (for a claim that two things match: they "
         "differ by more than the margin); **equivalent** — the whole interval lies inside ±margin; **not resolved** "
         "— none of these. Bounds are strict: an interval touching 0 or the margin decides nothing. *n for margin*: "
-        "the number of units whose interval half-width would reach the margin at the observed spread.")
+        "the number of units whose interval half-width would reach the margin at the observed spread; *n to decide the "
+        "direction*: the units at which an interval with the observed mean and spread would exclude 0 (even odds for "
+        "a replication); *n for 80% power*: the units at which a new run's t test decides the observed effect with "
+        "probability 0.8 (`rewardlab.core.power`).")
 
 
 def _number(value, digits: int = 3) -> str:
@@ -52,6 +55,7 @@ def claim_row(record: dict, outdated: bool = False) -> str:
     power = (f"half-width {half:.3f} vs margin {record['margin']:g}; n for margin: "
              f"{n_margin if n_margin is not None else '—'}"
              + (f"; n to decide the direction: {n_direction}" if n_direction is not None else "")
+             + (f"; n for 80% power: {record['n_for_power']}" if record.get("n_for_power") is not None else "")
              ) if half is not None else f"margin {record['margin']:g}"
     said = record["verdict"] if record["verdict"] == "not resolved" else f"**{record['verdict']}**"
     smoke = " (smoke sizes: not a result)" if record.get("smoke") else ""
