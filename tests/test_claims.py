@@ -76,25 +76,30 @@ def _write(directory, notebook, metrics, smoke=False):
 
 
 def test_a_notebook_family_is_holm_corrected_and_missing_runs_say_how_to_run_them(tmp_path):
-    auc = {"sparse": [0.20, 0.25, 0.22, 0.30], "shap": [0.40, 0.46, 0.41, 0.52], "lime": [0.21, 0.24, 0.25, 0.29],
+    held = {"sparse": [0.20, 0.25, 0.22, 0.30], "shap": [0.40, 0.46, 0.41, 0.52], "lime": [0.21, 0.24, 0.25, 0.29],
            "abc": [0.10, 0.14, 0.12, 0.19]}
-    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30, "eval_every": 5, "auc_eval_gold_by_replicate": auc})
+    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30, "eval_every": 5, "mean_eval_gold_by_replicate": held})
     records = {r["id"]: r for r in claims.evaluate(directory=tmp_path)}
     assert records["oracle-dense-gold"]["verdict"] == "not run"  # no oracle arms in this file: outside the family
     shap, lime, abc = records["koo-dense-shap"], records["koo-dense-lime"], records["chan-abc"]
     assert shap["verdict"] == "reproduced" and abc["verdict"] == "opposite" and lime["verdict"] in ("equivalent", "not resolved")
-    assert shap["metric"].startswith("AUC of held-out gold: mean over the evaluations every 5 steps of 30 ")
-    p = [stats.p_value(np.subtract(auc[arm], auc["sparse"]), "higher") for arm in ("shap", "lime", "abc")]
+    assert shap["metric"].startswith("mean held-out gold: mean over the evaluations every 5 steps of 30 ")
+    p = [stats.p_value(np.subtract(held[arm], held["sparse"]), "higher") for arm in ("shap", "lime", "abc")]
     assert [shap["level"], lime["level"], abc["level"]] == pytest.approx(stats.holm_levels(p))
     assert min(r["level"] for r in (shap, lime, abc)) >= 0.95 and max(r["level"] for r in (shap, lime, abc)) == pytest.approx(1 - 0.05 / 3)
     assert "Holm over the 3 primary contrasts of notebook 07" in shap["correction"]
-    assert shap["estimate"] == pytest.approx(np.mean(np.subtract(auc["shap"], auc["sparse"])))
+    assert shap["estimate"] == pytest.approx(np.mean(np.subtract(held["shap"], held["sparse"])))
     assert records["koo-bo"]["verdict"] == "not run" and "--only 08" in records["koo-bo"]["problem"]
+    # a run made before the metric's rename recorded it as the "AUC": read under the old name, same record
+    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30, "eval_every": 5, "auc_eval_gold_by_replicate": held})
+    older = {r["id"]: r for r in claims.evaluate(directory=tmp_path)}
+    assert {k: older["koo-dense-shap"][k] for k in ("estimate", "low", "high", "verdict")} == \
+        {k: shap[k] for k in ("estimate", "low", "high", "verdict")}
     # a metrics file of an older notebook version names the missing per-seed key and the command
     _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30})
     problem = {r["id"]: r for r in claims.evaluate(directory=tmp_path)}["koo-dense-shap"]["problem"]
-    assert "auc_eval_gold_by_replicate.shap" in problem and "--only 07" in problem
-    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30, "auc_eval_gold_by_replicate": {**auc, "sparse": [0.2, 0.3]}})
+    assert "mean_eval_gold_by_replicate.shap" in problem and "--only 07" in problem
+    _write(tmp_path, "07_dense_reward_ppo", {"ppo_steps": 30, "mean_eval_gold_by_replicate": {**held, "sparse": [0.2, 0.3]}})
     assert "same units" in {r["id"]: r for r in claims.evaluate(directory=tmp_path)}["koo-dense-shap"]["problem"]
 
 

@@ -195,7 +195,7 @@ def test_steps_to_threshold_uses_a_trailing_mean_and_reports_never_as_nan():
                           "gold_reward": [0.1, 0.6, 0.7, 0.0, 0.1, 0.2]})
     speed = learning_speed(steps, 0.5, window=1).set_index("method")
     assert speed.loc["a", "steps_to_threshold"] == 2 and np.isnan(speed.loc["b", "steps_to_threshold"])
-    assert speed.loc["a", "auc_gold"] == pytest.approx(1.4 / 3) and speed.loc["b", "auc_gold"] == pytest.approx(0.1)
+    assert speed.loc["a", "mean_gold"] == pytest.approx(1.4 / 3) and speed.loc["b", "mean_gold"] == pytest.approx(0.1)
 
 
 def test_seed_stacks_split_a_method_only_when_workers_would_idle():
@@ -247,7 +247,7 @@ def test_held_out_summary_reads_the_evaluations_and_interpolates_gold_at_a_kl():
     steps = pd.DataFrame({"method": "a", "seed": 0, "step": [1, 2, 3, 4], "proxy_reward": [0.0, 1.0, 2.0, 3.0],
                           "eval_gold": [nan, 0.2, nan, 0.6], "eval_kl": [nan, 1.0, nan, 3.0]})
     row = held_out_summary(steps, at_steps=[4], at_kl=2.0, tail=2).iloc[0]
-    assert row["auc_eval_gold"] == pytest.approx(0.4) and row["eval_gold_at_4"] == 0.6
+    assert row["mean_eval_gold"] == pytest.approx(0.4) and row["eval_gold_at_4"] == 0.6
     assert row["eval_gold_at_kl"] == pytest.approx(0.4) and row["trained_reward_final"] == 2.5
     assert np.isnan(gold_at_kl([1.0, 3.0], [0.2, 0.6], 5.0)) and np.isnan(gold_at_kl([1.0], [0.2], 0.5))
     with pytest.raises(ValueError, match="no evaluation at step 3"):

@@ -39,9 +39,17 @@ from rewardlab.shaping import claims as shaping_claims
 from rewardlab.tree import claims as tree_claims
 
 
+# per-unit values that runs made before a rename recorded under another name: read under the old name, never written
+# ("AUC" of held-out gold was the mean of its evaluations, not an area)
+RENAMED = {"mean_eval_gold_by_replicate": "auc_eval_gold_by_replicate",
+           "confirm_mean_eval_gold_by_seed": "confirm_auc_eval_gold_by_seed"}
+
+
 def _dig(metrics: dict, path: tuple, claim: Claim):
     value = metrics
     for key in path:
+        if isinstance(value, dict) and key not in value and RENAMED.get(key) in value:
+            key = RENAMED[key]
         if not isinstance(value, dict) or key not in value:
             raise KeyError(f"{'.'.join(path)}: missing from {claim.notebook}.metrics.json; re-run notebook "
                            f"{claim.notebook[:2]} (`python -m rewardlab.reproduce --only {claim.notebook[:2]}`)")

@@ -7,10 +7,10 @@
   KL(best-of-n || policy) = log n - (n - 1)/n.
 * **steps to threshold**: the first step at which the trailing ``window``-step mean of the gold curve
   reaches ``threshold`` (NaN when it never does); the window damps the noise of a single batch.
-* **AUC of gold**: the mean of the gold curve over all steps: high when a run learns early *and* holds on.
+* **mean gold**: the mean of the gold curve over all steps: high when a run learns early *and* holds on.
 * **peak-to-final drop**: max of the smoothed gold curve minus its final value (over-optimisation).
 * **held-out curve** (:func:`held_out_summary`, from :class:`rewardlab.rl.held_out.Evaluation`'s
-  ``eval_*`` columns): the AUC of held-out gold, the mean over the evaluation steps (fixed prompts,
+  ``eval_*`` columns): the mean held-out gold, the mean over the evaluation steps (fixed prompts,
   common random numbers: a cleaner learning-speed measure than the rollouts' gold), gold at named
   steps, and gold at a matched KL (linear interpolation of gold against KL along the run's
   evaluations; NaN when the run never reaches that KL).
@@ -149,18 +149,18 @@ def evaluate_policy(model, tokenizer, prompts: Sequence[str], reward_model, gold
 
 
 def learning_speed(steps: pd.DataFrame, threshold: float, window: int = 3) -> pd.DataFrame:
-    """Per (method, seed): steps to the gold threshold and the AUC (mean) of the gold curve."""
+    """Per (method, seed): steps to the gold threshold and the mean of the gold curve."""
     rows = []
     for (method, seed), run in steps.groupby(["method", "seed"], sort=False):
         gold = run.sort_values("step")["gold_reward"].to_numpy()
         rows.append({"method": method, "seed": seed, "steps_to_threshold": steps_to_threshold(gold, threshold, window),
-                     "auc_gold": float(gold.mean())})
+                     "mean_gold": float(gold.mean())})
     return pd.DataFrame(rows)
 
 
 def held_out_summary(steps: pd.DataFrame, at_steps: Sequence[int] = (), at_kl: float | None = None,
                      tail: int = 5) -> pd.DataFrame:
-    """Per (method, seed) from a per-step log with ``eval_gold`` / ``eval_kl`` columns: ``auc_eval_gold`` (mean
+    """Per (method, seed) from a per-step log with ``eval_gold`` / ``eval_kl`` columns: ``mean_eval_gold`` (mean
     over the evaluations), ``eval_gold_at_<k>`` for k in ``at_steps``, ``eval_gold_at_kl`` (gold where the
     held-out KL first reaches ``at_kl``) and ``trained_reward_final``, the mean reward the run was trained on
     (``proxy_reward``) over its last ``tail`` steps."""
@@ -170,7 +170,7 @@ def held_out_summary(steps: pd.DataFrame, at_steps: Sequence[int] = (), at_kl: f
     for (method, seed), run in steps.groupby(["method", "seed"], sort=False):
         run = run.sort_values("step")
         evaluated = run[run["eval_gold"].notna()]
-        row = {"method": method, "seed": seed, "auc_eval_gold": float(evaluated["eval_gold"].mean()),
+        row = {"method": method, "seed": seed, "mean_eval_gold": float(evaluated["eval_gold"].mean()),
                "trained_reward_final": float(run["proxy_reward"].tail(tail).mean())}
         for k in at_steps:
             hit = evaluated.loc[evaluated["step"] == k, "eval_gold"]

@@ -201,7 +201,7 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
     """One trial of the BO study (``preset.bo``): the mixture ``spec["weights"]``, one PPO run per seed of
     ``spec["seeds"]``, trained as one stack.
 
-    Objective: the AUC of held-out gold (the mean of the evaluations every ``preset.shaping.eval_every``
+    Objective: the mean held-out gold (the mean of the evaluations every ``preset.shaping.eval_every``
     steps on the held-out prompts with a fixed sampling seed), averaged over the seeds: the learning
     speed that shaping is meant to buy. Runs with ``threads`` torch threads whether it runs in-process
     or in a worker, so a trial's numbers do not depend on how many run at once. The stack is loaded
@@ -217,8 +217,8 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
                                   gold_fn=stack.judge, device=resolve_device(preset), progress=False,
                                   evaluation=evaluation)
     curves = [[g for g in r.log["eval_gold"] if g == g] for r in results]  # the evaluated steps (NaN elsewhere)
-    auc = [float(np.mean(c)) for c in curves]
-    return {"objective": float(np.mean(auc)), "objective_by_seed": auc,
+    means = [float(np.mean(c)) for c in curves]
+    return {"objective": float(np.mean(means)), "objective_by_seed": means,
             "final_gold": float(np.mean([c[-1] for c in curves])),
             "seconds": float(sum(np.sum(r.log["seconds"]) for r in results)),
             "gold_curve": [float(g) for g in np.mean(curves, axis=0)]}
@@ -227,7 +227,7 @@ def shape_trial(spec: dict, preset, threads: int = 1) -> dict:
 def confirm_mixtures(stack: Stack, candidates: dict[str, dict[str, float]], seeds: Sequence[int],
                      progress: bool = True, aa: str | None = None) -> pd.DataFrame:
     """The BO study's confirmation: every candidate mixture on fresh ``seeds`` (``preset.bo.ppo``; a candidate's
-    seeds stacked), evaluated as the trials are; one row per (candidate, seed) with ``auc_eval_gold``, the
+    seeds stacked), evaluated as the trials are; one row per (candidate, seed) with ``mean_eval_gold``, the
     final evaluation (``final_*``) and seconds. ``aa``: the name of a candidate to run again on seeds
     s + ``AA_SEED_OFFSET``, as ``"<name> (A/A)"`` re-indexed to s (the noise floor of the paired contrasts)."""
     preset = stack.preset
@@ -263,7 +263,7 @@ def dense_metrics(summary: pd.DataFrame, *, arms: Sequence[str], sft_gold: float
     metrics = {"replicates": len(replicates), "replicate_seeds": replicates, "ppo_steps": ppo_steps,
                "eval_every": eval_every, "reward_models": reward_models, "sft_final_gold": sft_gold,
                "credit_scale": credit_scale, "arms": list(arms)}
-    columns = [c for c in ("auc_eval_gold", "final_gold", "final_proxy", "trained_reward_final", "eval_gold_at_kl",
+    columns = [c for c in ("mean_eval_gold", "final_gold", "final_proxy", "trained_reward_final", "eval_gold_at_kl",
                            "final_naturalness_nll", "final_kl", "seconds") if c in summary]
     for method in [*arms, *(["trl_rloo"] if "trl_rloo" in set(summary["method"]) else [])]:
         runs = summary[summary["method"] == method]
@@ -274,13 +274,13 @@ def dense_metrics(summary: pd.DataFrame, *, arms: Sequence[str], sft_gold: float
     for column in columns:
         if column != "seconds":
             metrics[f"{column}_by_replicate"] = per_unit(summary[summary["method"].isin(arms)], column, arms)
-    values = metrics["auc_eval_gold_by_replicate"]
+    values = metrics["mean_eval_gold_by_replicate"]
     if AA_ARM in set(summary["method"]) and "sparse" in values:
-        aa = per_unit(summary[summary["method"].isin([AA_ARM, "sparse"])], "auc_eval_gold", [AA_ARM, "sparse"])
+        aa = per_unit(summary[summary["method"].isin([AA_ARM, "sparse"])], "mean_eval_gold", [AA_ARM, "sparse"])
         gap = np.subtract(aa[AA_ARM], aa["sparse"])
-        metrics["aa_auc_eval_gold_by_replicate"] = aa[AA_ARM]
-        metrics["aa_auc_eval_gold_difference"] = float(gap.mean())
-        metrics["aa_auc_eval_gold_sd"] = float(gap.std(ddof=1)) if len(gap) > 1 else None
+        metrics["aa_mean_eval_gold_by_replicate"] = aa[AA_ARM]
+        metrics["aa_mean_eval_gold_difference"] = float(gap.mean())
+        metrics["aa_mean_eval_gold_sd"] = float(gap.std(ddof=1)) if len(gap) > 1 else None
     dose = {arm: x for arm, x in faithfulness.items() if arm in ORACLE_ARMS}
     if "oracle-sparse" in values and len(dose) >= 2:
         metrics["dose_faithfulness"] = dict(faithfulness)
