@@ -29,9 +29,9 @@ def test_record_metrics_writes_json(tmp_path, monkeypatch):
 
 def test_record_metrics_names_the_fields_set_away_from_the_preset(tmp_path, monkeypatch):
     monkeypatch.setenv("REWARDLAB_RUNS_DIR", str(tmp_path))
-    preset = load_preset("powered", seed=2, **{"shaping.shap_estimator": "first-last", "shaping.replicates": 4})
+    preset = load_preset("powered", seed=2, **{"shaping.shap_estimator": "first-position", "shaping.replicates": 4})
     data = json.loads(record_metrics("07_dense_reward_ppo", preset, {"a": 1}).read_text())
-    assert data["overrides"] == {"shaping.shap_estimator": "first-last", "shaping.replicates": 4}
+    assert data["overrides"] == {"shaping.shap_estimator": "first-position", "shaping.replicates": 4}
     assert json.loads(record_metrics("07_dense_reward_ppo", load_preset("tiny", smoke=True), {}).read_text()).get(
         "overrides") is None  # smoke sizes are a preset of their own, not an override
 

@@ -19,7 +19,7 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("argv, names", [(["--only", "42"], "no notebook numbered 42; available: 01"),
                                          (["--preset", "huge"], "unknown preset 'huge'; valid presets:"),
-                                         (["--set", "shaping.shap_estimator=first-last"],
+                                         (["--set", "shaping.shap_estimator=first-position"],
                                           "runs with --set are not the preset's runs; give them a folder"),
                                          (["--set", "shaping.estimator=first-last", "--output-dir", "x"],
                                           "unknown preset override 'shaping.estimator'"),
@@ -145,11 +145,11 @@ def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, mo
     monkeypatch.setattr(reproduce, "run_notebook", lambda nb, *args, **kwargs: given.append(kwargs) or runs / nb.name)
     assert "set {}, not {'shaping.replicates': 3}" in reproduce.why_run(notebook, runs, "tiny", False,
                                                                        {"shaping.replicates": 3})
-    assert reproduce.main(["--set", "shaping.replicates=3", "--set", "shaping.shap_estimator=first-last",
+    assert reproduce.main(["--set", "shaping.replicates=3", "--set", "shaping.shap_estimator=first-position",
                            "--output-dir", str(runs)]) == 0
-    assert given == [{"parameters": {"OVERRIDES": {"shaping.replicates": 3, "shaping.shap_estimator": "first-last"}}}]
+    assert given == [{"parameters": {"OVERRIDES": {"shaping.replicates": 3, "shaping.shap_estimator": "first-position"}}}]
     assert reproduce.read_record(runs)[notebook.stem]["overrides"] == {"shaping.replicates": 3,
-                                                                       "shaping.shap_estimator": "first-last"}
+                                                                       "shaping.shap_estimator": "first-position"}
     report = (runs / "REPRODUCTION.md").read_text()  # a folder the repository does not track: no reference
     assert "| 01_review_world_and_sft | no committed reference |" in report and report in capsys.readouterr().out
 

@@ -58,11 +58,12 @@ class ShapingConfig:
     ppo: PPOConfig = stage(lambda: PPOConfig(steps=25, batch_size=32, minibatch_size=8))
     shap_max_evals: int = positive(64)  # per-response SHAP budget inside PPO (attribution runs every step)
     lime_num_samples: int = positive(48)  # agrees 0.933 with converged LIME (benchmarks/RESULTS.md)
-    # attribution.attribute's estimator in PPO: the cheapest that agrees >= 0.9 with converged SHAP. On the powered
-    # reward model, first-position agrees 0.975 on PPO's responses and 0.959 on responses holding not, never,
-    # rarely or but (first-last: 0.991 and 0.988) at T + 2 evaluations instead of 2T + 2, 0.9-1.0 ms a response
-    # against 2.7-2.9 (benchmarks/RESULTS.md)
-    shap_estimator: str = choice("first-position", SHAP_ESTIMATORS)
+    # attribution.attribute's estimator in PPO: first-and-last position, exact when no three tokens interact (it
+    # splits a negation's interaction with the word it flips as Shapley does). First-position agrees 0.975 with
+    # converged SHAP on PPO's responses at a third of the passes, but in a paired A/B of powered notebook 07 (same
+    # seeds, every other arm identical) SHAP-shaped PPO ended 0.464 [0.224, 0.704] lower in mean held-out gold
+    # with it (benchmarks/ab_shap_estimator.py): a speed-up that moves a verdict is not taken
+    shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)
     replicates: int = positive(5)  # notebook 07: (PPO seed, reward-model seed) replicates of every arm
     eval_every: int = positive(5)  # held-out evaluation of every run every this many steps (and at the last)
     eval_prompts: int = positive(128)  # ... on the first this many held-out prompts (the final evaluation: all)
@@ -77,7 +78,7 @@ class BOConfig:
     q: int = positive(2)  # proposals per round, evaluated at once
     shap_max_evals: int = positive(64)
     lime_num_samples: int = positive(64)
-    shap_estimator: str = choice("first-position", SHAP_ESTIMATORS)  # as ShapingConfig's
+    shap_estimator: str = choice("first-last", SHAP_ESTIMATORS)  # as ShapingConfig's
     inner_seeds: int = positive(2)  # PPO runs per trial, the same seeds for every trial (common random numbers)
     confirm_seeds: int = positive(5)  # fresh seeds of the confirmation runs (10 in issue 22)
 

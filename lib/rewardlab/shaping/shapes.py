@@ -132,15 +132,16 @@ def shape_rewards(shape: str, rewards: Sequence[float], n_tokens: Sequence[int],
 
 def shaped_reward_fn(shape: str, reward_model, tokenizer, *, weights: dict[str, float] | None = None,
                      attention_share: float = ABC_ATTENTION_SHARE, shap_max_evals: int = 128, lime_num_samples: int = 128,
-                     seed: int = 0, batch_size: int = 512, shap_estimator: str = "first-position"):
+                     seed: int = 0, batch_size: int = 512, shap_estimator: str = "first-last"):
     """``reward_fn(prompts, responses)`` for :func:`rewardlab.rl.trainer.train_ppo`: the reward
     model's score R(x, y), spread over the response tokens by ``shape``.
 
     Sparse returns the scalar R per response (the trainer pays it on the final action); the other
     shapes return one token reward per response token, computed on the reward model's token ids
-    (SHAP by ``shap_estimator``, default the deterministic first-position estimate, which agrees
-    0.973-0.975 with converged SHAP on PPO's responses (0.959 on responses with a negator or "but")
-    at T + 2 evaluations, first-and-last position 0.987-0.991 at 2T + 2, shap's permutation
+    (SHAP by ``shap_estimator``, default the deterministic first-and-last-position estimate, which agrees
+    0.987-0.991 with converged SHAP on PPO's responses at 2T + 2 evaluations; first-position 0.973-0.975
+    (0.959 on responses with a negator or "but") at T + 2, but it moves PPO's outcome
+    (``benchmarks/ab_shap_estimator.py``), shap's permutation
     explainer 0.906 at 64 (``benchmarks/bench_attribution.py``); the sampled
     estimators spend ``shap_max_evals`` evaluations per response; LIME ``lime_num_samples``). Each
     call draws new explainer seeds, so sampled attribution noise is not frozen across PPO steps.
