@@ -154,6 +154,29 @@ def test_reproduce_skips_finished_notebooks_whose_code_is_unchanged(tmp_path, mo
     assert "| 01_review_world_and_sft | no committed reference |" in report and report in capsys.readouterr().out
 
 
+def test_smoke_runs_and_runs_into_a_folder_of_ones_own_never_touch_the_committed_figures(tmp_path, monkeypatch):
+    """A smoke run (any preset) goes to smoke_runs/, and a run given --output-dir keeps its figures in DIR/png:
+    trying the collection out must not overwrite papermill_runs/ or figures/."""
+    from rewardlab import reproduce
+
+    runs, figures = reproduce.default_dirs("tiny", smoke=True)
+    assert runs.name == reproduce.SMOKE_RUNS and figures == runs / "png"
+    assert reproduce.default_dirs("powered", smoke=True)[0].name == reproduce.SMOKE_RUNS
+    assert reproduce.default_dirs("powered")[0].name == "powered_runs"
+    calls = []
+    monkeypatch.setattr(reproduce, "discover", lambda only=None: [Path("notebooks/01_review_world_and_sft.ipynb")])
+    monkeypatch.setattr(reproduce, "why_run", lambda *args, **kwargs: "a test")
+    monkeypatch.setattr(reproduce, "run_notebook", lambda nb, preset, smoke, out, figs, **kw: calls.append((out, figs)))
+    monkeypatch.setattr(reproduce, "note_finished", lambda *args, **kwargs: None)
+    monkeypatch.setattr(reproduce, "write_summary", lambda folder, **kwargs: folder / "SUMMARY.md")
+    monkeypatch.setattr(reproduce, "reproduction_report", lambda folder, stems: ("report", None))
+    mine = tmp_path / "mine"
+    assert reproduce.main(["--smoke", "--output-dir", str(mine)]) == 0
+    assert calls[-1] == (mine, mine / "png")
+    assert reproduce.main(["--output-dir", str(mine), "--figures-dir", str(tmp_path / "f")]) == 0
+    assert calls[-1] == (mine, tmp_path / "f")
+
+
 def test_the_quick_tier_has_its_own_folder_and_says_its_verdicts_are_underpowered(tmp_path):
     from rewardlab.core.presets import load_preset
     from rewardlab.reporting import summary

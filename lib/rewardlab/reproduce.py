@@ -5,8 +5,10 @@
 
 Two tiers on one code path: ``--preset tiny`` (the default) is the study tier whose runs are committed in
 ``papermill_runs/`` and ``figures/``; ``--preset quick`` is the teaching tier (the whole collection in minutes,
-verdicts underpowered), written into ``quick_runs/`` (figures in ``quick_runs/png/``), which git ignores; so is
-``powered_runs/``, where ``--preset powered`` (the sizes that decide the claims, about 4 hours) writes.
+verdicts underpowered), written into ``quick_runs/`` (figures in ``quick_runs/png/``), which git ignores;
+``--preset powered`` (the sizes that decide the claims, about 3.4 hours) writes into ``powered_runs/``, committed
+beside ``papermill_runs/``. ``--smoke`` runs of any preset go to ``smoke_runs/`` (git-ignored), and a run into an
+``--output-dir`` of one's own keeps its figures in that folder's ``png/``: neither overwrites a committed run.
 
 Verifying: the committed runs are the reference, not a cache. On a fresh clone every notebook runs, and the
 run ends with a reproduction report, printed and written to ``REPRODUCTION.md`` beside the runs: per notebook,
@@ -59,6 +61,7 @@ from rewardlab.reporting.reproduction import reproduction_report
 from rewardlab.reporting.summary import repository_readme, write_summary
 
 QUICK_RUNS = "quick_runs"  # the teaching tier's own folder (git-ignored)
+SMOKE_RUNS = "smoke_runs"  # smoke-sized runs of any preset (git-ignored): never mixed with a tier's runs
 OWN_FOLDERS = {"quick": QUICK_RUNS, "powered": "powered_runs"}  # presets whose runs stay out of papermill_runs/
 
 
@@ -84,10 +87,12 @@ def discover(only: str | list[str] | None = None, directory: Path | None = None)
     return [numbers[w.zfill(2)] for w in wanted]
 
 
-def default_dirs(preset: str) -> tuple[Path, Path]:
-    """(runs folder, figures folder) of a preset: the quick tier's own folder, else the committed ones."""
-    if preset in OWN_FOLDERS:
-        return repo_root() / OWN_FOLDERS[preset], repo_root() / OWN_FOLDERS[preset] / "png"
+def default_dirs(preset: str, smoke: bool = False) -> tuple[Path, Path]:
+    """(runs folder, figures folder) of a request: smoke runs and the quick and powered tiers have a folder of their
+    own (figures in its ``png/``), the study tier the committed ``papermill_runs/`` and ``figures/``."""
+    folder = SMOKE_RUNS if smoke else OWN_FOLDERS.get(preset)
+    if folder:
+        return repo_root() / folder, repo_root() / folder / "png"
     return repo_root() / "papermill_runs", repo_root() / "figures"
 
 
@@ -151,7 +156,7 @@ def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
     from papermill.exceptions import PapermillExecutionError  # local: see above
 
     notebook = Path(notebook).resolve()
-    runs_default, figures_default = default_dirs(preset)
+    runs_default, figures_default = default_dirs(preset, smoke)
     output_dir = Path(output_dir or runs_default).resolve()
     figures_dir = Path(figures_dir or figures_default).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -198,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,03")
     parser.add_argument("--force", action="store_true", help="run notebooks whose finished run is up to date too")
     parser.add_argument("--prose", action="store_true", help="copy the notebooks' prose into their executed copies; run nothing")
-    parser.add_argument("--output-dir", type=Path, default=None, help="default: papermill_runs/ (quick: quick_runs/)")
+    parser.add_argument("--output-dir", type=Path, default=None, help="default: papermill_runs/ (quick, powered, --smoke: quick_runs/, powered_runs/, smoke_runs/)")
     parser.add_argument("--figures-dir", type=Path, default=None,
-                        help="default: figures/ (quick: quick_runs/png/; with --set: <output-dir>/png/)")
+                        help="default: figures/ (quick, powered, --smoke: their folder's png/; with --output-dir: <output-dir>/png/)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a preset field for an A/B run, e.g. shaping.shap_estimator=first-last (needs --output-dir)")
     args = parser.parse_args(argv)
@@ -215,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as problem:
         print(f"[reproduce] {problem}", file=sys.stderr, flush=True)
         return 2
-    runs_default, figures_default = default_dirs(args.preset)
-    if overrides:
-        figures_default = Path(args.output_dir) / "png"
+    runs_default, figures_default = default_dirs(args.preset, args.smoke)
+    if overrides or (args.output_dir is not None and Path(args.output_dir).resolve() != runs_default.resolve()):
+        figures_default = Path(args.output_dir) / "png"  # a folder of one's own keeps its figures too
     output_dir, figures = Path(args.output_dir or runs_default), Path(args.figures_dir or figures_default)
     sources = sources_dir(output_dir)
     if args.prose:
