@@ -144,3 +144,16 @@ def test_figures_are_redrawn_from_their_saved_sources(tmp_path, monkeypatch):
 def test_redraw_with_nothing_saved_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="make reproduce"):
         figures.redraw(tmp_path, tmp_path)
+
+
+def test_a_claim_the_deciding_tier_has_not_run_takes_its_contrast_from_the_tier_that_ran_it(tmp_path):
+    """A tier's claims.json holds every declared claim; one it has not run has no sizes to fill its contrast with."""
+    base = {"id": "qiu-tree-accuracy", "paper": "Qiu et al. 2024", "claim": "tree beats chain",
+            "notebook": "03_tree_structured_preferences", "metric": "held-out accuracy"}
+    powered = [{**base, "verdict": "not run", "contrast": "tree − chain at {largest_budget} pairs"}]
+    study = [{**base, "verdict": "not resolved", "contrast": "tree − chain at 6000 pairs", "estimate": -0.03,
+              "low": -0.1, "high": 0.05, "n": 4}]
+    (tmp_path / "p").mkdir(), (tmp_path / "s").mkdir()
+    lines = summary.tiers_table([("deciding", tmp_path / "p", "powered", powered), ("study", tmp_path / "s", "tiny", study)])
+    assert "| tree − chain at 6000 pairs; held-out accuracy | not run: `python -m rewardlab.reproduce --preset powered " \
+           "--only 03` | not resolved -0.030 [-0.100, +0.050], n = 4 |" in lines[2]

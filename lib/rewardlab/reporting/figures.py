@@ -33,7 +33,6 @@ import seaborn as sns
 
 from rewardlab.core.artifacts import atomic_write_text, figures_dir, runs_dir
 from rewardlab.core.stats import t_half_width
-from rewardlab.reporting.summary import repository_readme, write_summary
 
 NOTEBOOK_NUMBER = re.compile(r"^(\d\d)(_[a-z0-9_]+)?$")
 
@@ -152,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"[figures] redrew {len(written)} figures into {Path(args.figures_dir or figures_dir())}")
     try:
+        # imported here, not at the top: notebooks load this module (save_figure), and the summary is the runner's,
+        # so a change to it does not mark every notebook's run as made with other library code
+        from rewardlab.reporting.summary import repository_readme, write_summary
         print(f"[figures] wrote {write_summary(args.runs_dir, readme=repository_readme(args.runs_dir))}")
     except ValueError as problem:
         print(f"[figures] README not updated: {problem}", file=sys.stderr)

@@ -175,7 +175,8 @@ def tier_cell(record: dict | None, outdated: bool, command: str) -> str:
 
 def tiers_table(tiers: list[tuple[str, Path, str, list[dict] | None]]) -> list[str]:
     """The README's claims table: one row per claim, one column per tier (``(label, folder, preset, records or
-    None)``, the deciding tier first). The claim's words and contrast are the first tier's that ran it (its sizes)."""
+    None)``, the deciding tier first). The claim's words and contrast are the first tier's that ran it (its sizes;
+    a tier that has not run the claim has no sizes to fill its contrast with)."""
     by_tier = [({r["id"]: r for r in records or []}, {s for s, _ in outdated_runs(folder)} if records else set())
                for _, folder, _, records in tiers]
     ids = list(dict.fromkeys(i for records, _ in by_tier for i in records))
@@ -183,7 +184,8 @@ def tiers_table(tiers: list[tuple[str, Path, str, list[dict] | None]]) -> list[s
              + " | ".join(f"{label}: verdict, estimate [interval], n" for label, _, _, _ in tiers) + " |",
              "|---|---|---|---|" + "---|" * len(tiers)]
     for claim_id in ids:
-        first = next(records[claim_id] for records, _ in by_tier if claim_id in records)
+        held = [records[claim_id] for records, _ in by_tier if claim_id in records]
+        first = next((r for r in held if r["verdict"] != "not run"), held[0])
         cells = [tier_cell(records.get(claim_id), first["notebook"] in outdated,
                            f"python -m rewardlab.reproduce --preset {preset} --only {first['notebook'][:2]}")
                  for (records, outdated), (_, _, preset, _) in zip(by_tier, tiers)]
