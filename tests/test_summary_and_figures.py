@@ -31,6 +31,8 @@ def test_summary_rows_come_from_claims_json_and_missing_runs_say_how_to_run_them
     assert "largest budget (2000 pairs)" in accuracy and accuracy.endswith("| **reproduced** |")
     assert next(v for v in rows.values() if "65%" in v).endswith("| **opposite** |")  # 41-43% < 50%
     assert "not run: `python -m rewardlab.reproduce --only 07`" in text
+    not_run = next(line for line in text.splitlines() if "| `07` |" in line)  # no run to fill its sizes from
+    assert "{" not in not_run and "every … steps" in not_run
     assert "Presets of these runs: `tiny`" in text and not list(tmp_path.glob(".*tmp"))
     assert "| `qiu-tree-win-rate` | 0.015 | a tenth of the paper's 15-point margin" in text
     readme = tmp_path / "README.md"

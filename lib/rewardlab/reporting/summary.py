@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 
 from rewardlab.core.artifacts import atomic_write_text, repo_root, runs_dir
@@ -39,12 +40,19 @@ def _number(value, digits: int = 3) -> str:
     return "—" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:+.{digits}f}"
 
 
+def unfilled_sizes(text: str) -> str:
+    """A contrast or metric of a claim no run has measured yet: its sizes (``{largest_budget}``, filled from the
+    run's metrics once it exists) shown as "…", not as the template's field names."""
+    return re.sub(r"\{[A-Za-z_][A-Za-z0-9_]*\}", "…", text)
+
+
 def claim_row(record: dict, outdated: bool = False) -> str:
     """One markdown row of the claims table from one claims.json record (``outdated``: its run predates the
     current world, models or library code it used, see :func:`outdated_runs`)."""
     mark = " (made with earlier code)" if outdated else ""
-    head = (f"| {record['paper']} | {record['claim']} | `{record['notebook'][:2]}`{mark} | {record['contrast']}; "
-            f"{record['metric']} ")
+    words = f"{record['contrast']}; {record['metric']}"
+    head = (f"| {record['paper']} | {record['claim']} | `{record['notebook'][:2]}`{mark} | "
+            f"{unfilled_sizes(words) if record['verdict'] == 'not run' else words} ")
     if record["verdict"] == "not run":
         return head + f"| {record['problem']} | — | — |"
     half, n_margin = record.get("half_width"), record.get("n_for_margin")
@@ -189,8 +197,9 @@ def tiers_table(tiers: list[tuple[str, Path, str, list[dict] | None]]) -> list[s
         cells = [tier_cell(records.get(claim_id), first["notebook"] in outdated,
                            f"python -m rewardlab.reproduce --preset {preset} --only {first['notebook'][:2]}")
                  for (records, outdated), (_, _, preset, _) in zip(by_tier, tiers)]
-        lines.append(f"| {first['paper']} | {first['claim']} | `{first['notebook'][:2]}` | {first['contrast']}; "
-                     f"{first['metric']} | " + " | ".join(cells) + " |")
+        words = f"{first['contrast']}; {first['metric']}"
+        lines.append(f"| {first['paper']} | {first['claim']} | `{first['notebook'][:2]}` | "
+                     f"{unfilled_sizes(words) if first['verdict'] == 'not run' else words} | " + " | ".join(cells) + " |")
     return lines
 
 
