@@ -6,7 +6,7 @@
 Two tiers on one code path: ``--preset tiny`` (the default) is the study tier whose runs are committed in
 ``papermill_runs/`` and ``figures/``; ``--preset quick`` is the teaching tier (the whole collection in minutes,
 verdicts underpowered), written into ``quick_runs/`` (figures in ``quick_runs/png/``), which git ignores;
-``--preset powered`` (the sizes that decide the claims, about 3.5 hours) writes into ``powered_runs/``, committed
+``--preset powered`` (the sizes that decide the claims, about 3 to 3.5 hours) writes into ``powered_runs/``, committed
 beside ``papermill_runs/``. ``--smoke`` runs of any preset go to ``smoke_runs/`` (git-ignored), and a run into an
 ``--output-dir`` of one's own keeps its figures in that folder's ``png/``: neither overwrites a committed run.
 
