@@ -42,11 +42,15 @@ def test_source_notebook_is_clean(notebook):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_smoke_mode(notebook, tmp_path):
+def test_notebook_runs_in_smoke_mode(notebook, tmp_path, capfd):
     out = run_notebook(notebook, preset="tiny", smoke=True, output_dir=tmp_path / "runs",
                        figures_dir=tmp_path / "figures")
     text = out.read_text()
     assert not re.search(r'"/(work|root|tmp|home)/', text), "executed copy holds an absolute path"
+    # no library chatter: neither weight-loading bars in the executed copy nor a kernel's (or its forked
+    # workers') logged messages on the terminal that runs it
+    assert "send message from fork" not in capfd.readouterr().err
+    assert "Loading weights" not in text
     metrics = json.loads((tmp_path / "runs" / f"{notebook.stem}.metrics.json").read_text())
     assert metrics["smoke"] is True and metrics["metrics"]
     assert list((tmp_path / "figures").glob(f"{notebook.name[:2]}_*.png"))

@@ -164,6 +164,9 @@ def run_notebook(notebook: Path, preset: str = "tiny", smoke: bool = False,
     params = {"PRESET": preset, "SMOKE": smoke, **(parameters or {})}
     env = {"REWARDLAB_RUNS_DIR": str(output_dir), "REWARDLAB_FIGURES_DIR": str(figures_dir),
            "REWARDLAB_ROOT": str(repo_root()), "TQDM_MININTERVAL": "5",
+           # transformers' "Loading weights" bars: library chatter in the executed copy and, from a forked PPO
+           # worker (whose widget messages the kernel refuses), one logged warning per update on the terminal
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1",
            "REWARDLAB_NOTEBOOK_HASH": notebook_source_hash(notebook)}
     try:
         with mock.patch.dict(os.environ, env):
