@@ -225,3 +225,16 @@ def test_a_repeated_proposal_is_replaced_by_the_most_uncertain_point(monkeypatch
     for k in (0, 2):
         assert bo_surrogate.repeat_of(bo_surrogate.to_weights(points[k]), seen + [bo_surrogate.to_weights(p) for p in points[:k]]) is None
     assert np.all(points >= 0) and np.all(points.sum(axis=1) <= 1 + 1e-9)
+
+
+def test_a_proposal_is_the_same_to_the_bit_on_every_kind_of_machine():
+    """Notebook 08's first model-guided batch, from its four Sobol trials (study tier, inner seeds 0 and 1). With
+    numpy's and OpenBLAS's kernels unpinned, the machine of the committed run proposed SHAP 0.0813912 here and an
+    AVX2-only one 0.0814205 (rewardlab.core.kernels); pinned, every x86 machine with AVX2 is to give the value below."""
+    points = np.array([[0.19334058492990314, 0.29173767466917155, 0.2546180949854314],
+                       [0.2856886261517555, 0.06419023257124248, 0.5559391759674042],
+                       [0.5751827926384439, 0.21484539793697863, 0.024189049464013967],
+                       [0.07792022842693702, 0.2628991280387055, 0.476381752872194]])
+    objective = np.array([0.1210510177963448, 0.251199329160575, 0.027828819444444444, 0.16227171904946192])
+    z, _ = bo_surrogate.propose_bo(points, objective, 2, 4, noise_free=True)
+    assert z[0, 0] == 8.142052955265838e-02 and z[0, 2] == 4.606922535592049e-01, z

@@ -22,9 +22,14 @@ def test_import_rewardlab_pins_the_kernels_and_an_explicit_choice_wins():
 def test_pinning_only_fills_what_is_unset_and_warns_when_torch_came_first(monkeypatch):
     environ = {"MKL_CBWR": "COMPATIBLE"}
     monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.delitem(sys.modules, "numpy", raising=False)
     assert kernels.pin_cpu_kernels(environ) == {**kernels.PINNED, "MKL_CBWR": "COMPATIBLE"}
     monkeypatch.setitem(sys.modules, "torch", object())
-    with pytest.warns(UserWarning, match="torch was imported before rewardlab"):
+    with pytest.warns(UserWarning, match="torch imported before rewardlab"):
+        kernels.pin_cpu_kernels({})
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setitem(sys.modules, "numpy", object())
+    with pytest.warns(UserWarning, match="numpy imported before rewardlab"):
         kernels.pin_cpu_kernels({})
     kernels.pin_cpu_kernels(dict(kernels.PINNED))  # all set by the caller: nothing to warn about
 
@@ -47,3 +52,20 @@ def test_import_rewardlab_pins_two_torch_threads_whatever_the_cores_and_an_expli
                               check=True, timeout=120).stdout.split()
     assert threads({}) == ["2", "2"]
     assert threads({"OMP_NUM_THREADS": "1"}) == ["1", "1"]
+
+
+def test_import_rewardlab_pins_numpy_and_openblas_and_a_run_records_them():
+    code = ("import rewardlab, numpy, scipy.linalg; from rewardlab.core.kernels import library_kernels; "
+            "print(library_kernels())")
+    clean = {k: v for k, v in __import__("os").environ.items() if k not in kernels.PINNED}
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean, check=True,
+                          timeout=120).stdout.strip()
+    assert said.startswith("numpy ") and "X86_V4" not in said and "AVX512" not in said
+    assert "openblas Haswell" in said and "SkylakeX" not in said, said
+
+
+def test_numpy_or_blas_kernels_that_differ_are_named_in_the_reproduction_report():
+    from rewardlab.reporting.reproduction import provenance_differences
+    said = provenance_differences({"library_kernels": "numpy X86_V4; openblas SkylakeX"},
+                                  {"library_kernels": "numpy X86_V3; openblas Haswell"})
+    assert said == ["numpy/BLAS kernels numpy X86_V4; openblas SkylakeX → numpy X86_V3; openblas Haswell"]

@@ -25,7 +25,7 @@ from typing import Callable
 
 from accelerate.state import PartialState
 
-from rewardlab.core.kernels import cpu_capability, cpu_threads
+from rewardlab.core.kernels import cpu_capability, cpu_threads, pinned_environment
 
 MANIFEST = "MANIFEST.json"
 
@@ -109,8 +109,8 @@ def verify(directory: Path) -> str | None:
 def entry_key(config: dict, version: int) -> str:
     """The cache key: a hash of the config, the version, the CPU kernels and the thread count in use (artifacts
     built with other kernels or another thread count hold other numbers: :mod:`rewardlab.core.kernels`)."""
-    blob = json.dumps({"config": config, "version": version, "kernels": cpu_capability(), "threads": cpu_threads()},
-                      sort_keys=True, default=str)
+    blob = json.dumps({"config": config, "version": version, "kernels": cpu_capability(), "threads": cpu_threads(),
+                       "pinned": pinned_environment()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

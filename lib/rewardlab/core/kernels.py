@@ -17,6 +17,15 @@ running 16 threads would not reproduce a 2-core machine's numbers even with the 
 workers set their own count (one thread each, :func:`rewardlab.rl.runs.torch_threads`), which is fixed by the
 preset, not by the machine.
 
+numpy and scipy choose their kernels from the CPU as well: their OpenBLAS (SkylakeX kernels on AVX-512, Haswell on
+AVX2) and numpy's own vector loops (exp, log, sums). Measured: a fresh clone on an AVX2-only machine reproduced
+notebook 07's 470 metrics exactly, but notebook 08's first model-guided BO proposal, made from the same four
+trials, moved by 3e-5 (SHAP weight 0.081421 against the committed 0.081391), and the study diverged from there;
+replaying that proposal on one machine with ``OPENBLAS_CORETYPE`` Haswell, Sandybridge and Nehalem gives three
+different proposals. ``OPENBLAS_CORETYPE=Haswell`` and numpy's AVX-512 groups switched off
+(``NPY_DISABLE_CPU_FEATURES``) give every AVX2 machine the same kernels; both are read when numpy loads, so
+``import rewardlab`` has to come before numpy too. Every run records them (``library_kernels``).
+
 ``import rewardlab`` sets them with ``setdefault``, so a value already in the environment wins: for example
 ``ATEN_CPU_CAPABILITY=avx512`` for speed, at the price of numbers that only the same kind of machine
 reproduces. The capability in effect is recorded with every run (:mod:`rewardlab.core.provenance`) and
@@ -32,17 +41,37 @@ import warnings
 from typing import MutableMapping
 
 PINNED = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-          "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "2"}
+          "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "2",
+          # numpy's and scipy's OpenBLAS, and numpy's own vector loops (numpy >= 2.4 names its AVX-512 groups so)
+          "OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
 
 
 def pin_cpu_kernels(environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
     """Set every :data:`PINNED` variable that is not set yet; returns the values in effect. Warns when torch
     was imported before, since then its kernels were already chosen."""
-    if "torch" in sys.modules and any(name not in environ for name in PINNED):
-        warnings.warn("torch was imported before rewardlab, so its CPU kernels are not pinned and its numbers may "
-                      "differ from another machine's; import rewardlab first (or set the variables in "
-                      "rewardlab.core.kernels.PINNED in the environment)", stacklevel=3)
+    early = [name for name in ("torch", "numpy") if name in sys.modules]
+    if early and any(name not in environ for name in PINNED):
+        warnings.warn(f"{' and '.join(early)} imported before rewardlab, so their CPU kernels are not pinned and "
+                      "their numbers may differ from another machine's; import rewardlab first (or set the "
+                      "variables in rewardlab.core.kernels.PINNED in the environment)", stacklevel=3)
     return {name: environ.setdefault(name, value) for name, value in PINNED.items()}
+
+
+def library_kernels() -> str:
+    """The kernels numpy and the loaded BLAS libraries use in this process, e.g. ``numpy X86_V3; openblas
+    Haswell``: numpy's highest enabled dispatch target and each BLAS's architecture (threadpoolctl)."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    from threadpoolctl import threadpool_info
+
+    enabled = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    blas = sorted({f"{lib['internal_api']} {lib.get('architecture')}" for lib in threadpool_info()
+                   if lib.get("user_api") == "blas"})
+    return "; ".join([f"numpy {enabled[-1] if enabled else 'baseline'}", *blas])
+
+
+def pinned_environment(environ: MutableMapping[str, str] = os.environ) -> dict[str, str | None]:
+    """The :data:`PINNED` variables as ``environ`` holds them: what an artifact's cache key records."""
+    return {name: environ.get(name) for name in PINNED}
 
 
 def cpu_capability() -> str:

@@ -10,6 +10,8 @@ A metrics file records (:func:`rewardlab.reporting.metrics.record_metrics`)
   (:func:`source_hash`, :func:`code_tokens`; prefixed ``code1:``, where runs before it hashed the files' bytes);
 * ``cpu_kernels``: the kernel family torch used (``AVX2`` unless overridden: :mod:`rewardlab.core.kernels`);
 * ``cpu_threads``: the torch thread count the run started with (2 unless overridden: the same module);
+* ``library_kernels``: numpy's dispatch target and the BLAS kernels (``numpy X86_V3; openblas Haswell`` unless
+  overridden: the same module);
 * ``notebook_hash``: sha256 of the notebook's cells (:func:`notebook_source_hash`), when ``rewardlab.reproduce``
   ran it (it passes the hash in ``$REWARDLAB_NOTEBOOK_HASH``); None in an interactive kernel.
 
@@ -158,10 +160,10 @@ def package_versions(names=NUMBER_PACKAGES) -> dict[str, str | None]:
 def provenance() -> dict:
     """``commit``, ``library_modules``, ``library_hash``, ``cpu_kernels``, ``cpu_threads``, ``notebook_hash`` and
     ``packages`` (:data:`NUMBER_PACKAGES`' versions, which the reproduction report compares) for a metrics file recorded now."""
-    from rewardlab.core.kernels import cpu_capability, cpu_threads
+    from rewardlab.core.kernels import cpu_capability, cpu_threads, library_kernels
 
     modules = loaded_modules()
     return {"commit": git_commit(), "library_modules": modules, "library_hash": source_hash(modules),
-            "cpu_kernels": cpu_capability(), "cpu_threads": cpu_threads(),
+            "cpu_kernels": cpu_capability(), "cpu_threads": cpu_threads(), "library_kernels": library_kernels(),
             "notebook_hash": os.environ.get("REWARDLAB_NOTEBOOK_HASH") or None,
             "packages": package_versions()}

@@ -127,6 +127,8 @@ def provenance_differences(reference: dict, run: dict) -> list[str]:
                  if old[name] != new[name]]
     if reference.get("cpu_kernels") != run.get("cpu_kernels"):
         said.append(f"CPU kernels {reference.get('cpu_kernels')} → {run.get('cpu_kernels')}")
+    if reference.get("library_kernels") and reference.get("library_kernels") != run.get("library_kernels"):
+        said.append(f"numpy/BLAS kernels {reference.get('library_kernels')} → {run.get('library_kernels')}")
     if reference.get("cpu_threads") and reference.get("cpu_threads") != run.get("cpu_threads"):
         said.append(f"torch threads {reference.get('cpu_threads')} → {run.get('cpu_threads')}")
     return said
